@@ -1,0 +1,22 @@
+"""Backends: one abstract method per kind. Provider-specific code stays in this package."""
+
+from __future__ import annotations
+
+from oneiro.backends.embedder import Embedder
+from oneiro.backends.hashing import HashingEmbedder
+from oneiro.config import EmbedderConfig
+from oneiro.errors import ConfigError
+
+
+def make_embedder(config: EmbedderConfig) -> Embedder:
+    """The embedder a config names."""
+    if config.name == "hashing":
+        return HashingEmbedder(config.hashing_dim)
+    if config.name == "minilm":
+        from oneiro.backends.minilm import MiniLMEmbedder
+
+        return MiniLMEmbedder(batch_size=config.batch_size)
+    raise ConfigError(f"unknown embedder {config.name!r}")
+
+
+__all__ = ["Embedder", "HashingEmbedder", "make_embedder"]

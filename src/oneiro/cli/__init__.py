@@ -1,0 +1,38 @@
+"""The ``oneiro`` command line: a thin layer over :class:`oneiro.Memory`.
+
+Each group of commands lives in its own module and registers itself on ``app`` here.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from oneiro.cli import awake, demo
+from oneiro.cli.common import app, console
+from oneiro.errors import OneiroError
+
+awake.register(app)
+demo.register(app)
+
+
+def main() -> None:
+    """Entry point: OneiroError becomes a one-line message and exit status 2."""
+    try:
+        app(standalone_mode=False)
+    except OneiroError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+    except Exception as exc:  # click's own usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,123 @@
+"""Awake commands: init, record, recall, status."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from oneiro.cli.common import EmbedderOption, HomeOption, console, open_memory, print_json
+from oneiro.config import CONFIG_FILENAME, state_dir_from_env
+from oneiro.errors import InvalidInput
+from oneiro.model import Entry
+
+
+def read_jsonl(data: bytes, source: str) -> tuple[list[Any], list[int]]:
+    """Parse JSON lines; an undecodable or malformed line is an error naming it. Blank lines skip."""
+    records: list[Any] = []
+    lines: list[int] = []
+    for number, raw in enumerate(data.splitlines(), 1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{source}: not valid UTF-8", line=number) from None
+        if not text.strip():
+            continue
+        try:
+            records.append(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(
+                f"{source}: broken JSON ({exc.msg} at column {exc.colno})", line=number
+            ) from None
+        lines.append(number)
+    return records, lines
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def init(home: HomeOption = None, embedder: EmbedderOption = None) -> None:
+        """Create the state directory and its store (safe to run twice)."""
+        root = home or state_dir_from_env()
+        root.mkdir(parents=True, exist_ok=True)
+        config_file = root / CONFIG_FILENAME
+        if embedder and not config_file.exists():
+            config_file.write_text(f'[embedder]\nname = "{embedder}"\n', encoding="utf-8")
+        with open_memory(root) as memory:
+            status = memory.status()
+        console.print(
+            f"store ready: {status['store']} (schema {status['schema_version']}, "
+            f"{status['episodes']} episodes)"
+        )
+
+    @app.command()
+    def record(
+        file: Annotated[Path | None, typer.Argument(help="JSON lines file; '-' or none for stdin.")] = None,
+        home: HomeOption = None,
+        embedder: EmbedderOption = None,
+    ) -> None:
+        """Record episodes from JSON lines (one object per line). All lines or none are stored."""
+        if file is None or str(file) == "-":
+            data, source = sys.stdin.buffer.read(), "stdin"
+        else:
+            if not file.exists():
+                raise InvalidInput(f"file {file} does not exist")
+            data, source = file.read_bytes(), str(file)
+        records, lines = read_jsonl(data, source)
+        if not records:
+            raise InvalidInput(f"{source}: no records")
+        with open_memory(home, embedder) as memory:
+            episodes = memory.record_many(records, lines=lines)
+        console.print(f"recorded {len(episodes)} episodes")
+
+    @app.command()
+    def recall(
+        query: Annotated[str, typer.Argument(help="What to recall.")],
+        k: Annotated[int, typer.Option("-k", help="How many results.")] = 10,
+        session: Annotated[str | None, typer.Option(help="Only this session.")] = None,
+        actor: Annotated[str | None, typer.Option(help="Only this actor.")] = None,
+        kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        home: HomeOption = None,
+        embedder: EmbedderOption = None,
+    ) -> None:
+        """Hybrid recall over episodes and consolidated knowledge."""
+        with open_memory(home, embedder) as memory:
+            hits = memory.recall(query, k, session=session, actor=actor, kind=kind)
+        if as_json:
+            print_json(
+                [
+                    {
+                        "id": h.id,
+                        "type": "entry" if h.is_entry else "episode",
+                        "score": round(h.score, 4),
+                        "text": h.item.text,
+                        "sources": list(h.sources),
+                    }
+                    for h in hits
+                ]
+            )
+            return
+        table = Table("#", "score", "what", "text")
+        for rank, h in enumerate(hits, 1):
+            what = (
+                f"{h.item.kind} (dream, {h.item.confidence:.2f})"
+                if isinstance(h.item, Entry)
+                else f"{h.item.actor or h.item.kind}"
+            )
+            table.add_row(str(rank), f"{h.score:.3f}", what, h.item.text)
+        console.print(table)
+
+    @app.command()
+    def status(as_json: Annotated[bool, typer.Option("--json")] = False, home: HomeOption = None) -> None:
+        """What the store holds."""
+        with open_memory(home) as memory:
+            info = memory.status()
+        if as_json:
+            print_json(info)
+            return
+        for key, value in info.items():
+            console.print(f"[bold]{key}[/bold]: {value}")

@@ -1,0 +1,41 @@
+"""What every CLI module shares: the app, the console, and how a command opens the store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+import oneiro
+from oneiro.config import load_config, state_dir_from_env
+
+app = typer.Typer(
+    name="oneiro",
+    help="A sleep cycle for long-lived AI agents: record awake, dream offline, trust what reality confirms.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False, soft_wrap=True)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="State directory (default: $ONEIRO_HOME or ~/.oneiro).", show_default=False),
+]
+EmbedderOption = Annotated[
+    str | None, typer.Option("--embedder", help="minilm or hashing (default: from config).")
+]
+
+
+def open_memory(home: Path | None, embedder: str | None = None) -> oneiro.Memory:
+    root = home if home is not None else state_dir_from_env()
+    overrides = {"embedder": {"name": embedder}} if embedder else None
+    config = load_config(root, overrides=overrides)
+    return oneiro.open(root, config=config)
+
+
+def print_json(value: Any) -> None:
+    console.print_json(json.dumps(value, default=str, ensure_ascii=False))

@@ -1,0 +1,31 @@
+"""``oneiro demo``: the README's first command."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from oneiro import demo as scenario
+from oneiro.cli.common import EmbedderOption, console, open_memory
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        home: Annotated[
+            Path | None,
+            typer.Option("--home", help="Keep the demo store here (default: a temporary folder)."),
+        ] = None,
+        embedder: EmbedderOption = None,
+    ) -> None:
+        """Run a small agent's day: awake -> dream -> wake, on the embedded defaults."""
+        with tempfile.TemporaryDirectory(prefix="oneiro-demo-") as tmp:
+            root = home or Path(tmp)
+            with open_memory(root, embedder) as memory:
+                console.print(
+                    f"[bold]oneiro demo[/bold] (store: {memory.store.path}, embedder: {memory.embedder.name})"
+                )
+                scenario.run(memory, say=console.print)

@@ -1,0 +1,177 @@
+"""The in-memory vector index that serves dense recall, rebuilt from the store's vectors.
+
+``VectorIndex`` is the seam for an ANN index; ``NumpyIndex`` is the exact default: one matrix
+product and a partial sort. Beside the matrix it keeps the facts recall filters on (time, kind,
+session, actor, episode or entry) as numpy arrays, so a filter is a vectorised mask, not a query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from oneiro.store.vectors import Matrix, VectorRows
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float32]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Restrictions on what recall may return. ``None`` means no restriction."""
+
+    sessions: frozenset[str] | None = None
+    actors: frozenset[str] | None = None
+    kinds: frozenset[str] | None = None
+    since: float | None = None
+    until: float | None = None
+    include_entries: bool = True
+
+    @property
+    def empty(self) -> bool:
+        return (
+            self.sessions is None
+            and self.actors is None
+            and self.kinds is None
+            and self.since is None
+            and self.until is None
+            and self.include_entries
+        )
+
+
+class VectorIndex(Protocol):
+    def __len__(self) -> int: ...
+    def add(self, rows: VectorRows) -> None: ...
+    def search(
+        self, query: Matrix, n: int, mask: BoolArray | None = None
+    ) -> tuple[list[str], list[float]]: ...
+    def mask(self, flt: Filter, hidden_entries: set[str]) -> BoolArray | None: ...
+    def position(self, item_id: str) -> int | None: ...
+    def is_entry(self, item_id: str) -> bool: ...
+
+
+class _Codes:
+    """Interns strings to small integers so filters compare arrays of ints."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, int] = {}
+
+    def encode(self, values: list[str]) -> IntArray:
+        return np.fromiter(
+            (self.codes.setdefault(v, len(self.codes)) for v in values), dtype=np.int64, count=len(values)
+        )
+
+    def lookup(self, values: frozenset[str]) -> IntArray:
+        return np.array([self.codes[v] for v in values if v in self.codes], dtype=np.int64)
+
+
+class NumpyIndex:
+    """Exact cosine search over L2-normalised float32 vectors, grown by doubling."""
+
+    def __init__(self, dim: int = 0) -> None:
+        self.dim = dim
+        self._matrix: Matrix = np.zeros((0, dim), dtype=np.float32)
+        self._n = 0
+        self.ids: list[str] = []
+        self._pos: dict[str, int] = {}
+        self._entry: npt.NDArray[Any] = np.zeros(0, dtype=bool)
+        self._ts: npt.NDArray[Any] = np.zeros(0, dtype=np.float64)
+        self._session: npt.NDArray[Any] = np.zeros(0, dtype=np.int64)
+        self._actor: npt.NDArray[Any] = np.zeros(0, dtype=np.int64)
+        self._kind: npt.NDArray[Any] = np.zeros(0, dtype=np.int64)
+        self._codes = {"session": _Codes(), "actor": _Codes(), "kind": _Codes()}
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def matrix(self) -> Matrix:
+        return self._matrix[: self._n]
+
+    def _grow(self, extra: int) -> None:
+        need = self._n + extra
+        if need <= self._matrix.shape[0]:
+            return
+        cap = max(need, 2 * self._matrix.shape[0], 1024)
+        bigger = np.zeros((cap, self.dim), dtype=np.float32)
+        bigger[: self._n] = self._matrix[: self._n]
+        self._matrix = bigger
+
+        def extend(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            out = np.zeros(cap, dtype=arr.dtype)
+            out[: self._n] = arr[: self._n]
+            return out
+
+        self._entry = extend(self._entry)
+        self._ts = extend(self._ts)
+        self._session = extend(self._session)
+        self._actor = extend(self._actor)
+        self._kind = extend(self._kind)
+
+    def add(self, rows: VectorRows) -> None:
+        if not rows.ids:
+            return
+        if self.dim == 0:
+            self.dim = int(rows.matrix.shape[1])
+            self._matrix = np.zeros((0, self.dim), dtype=np.float32)
+        self._grow(len(rows.ids))
+        start, end = self._n, self._n + len(rows.ids)
+        self._matrix[start:end] = rows.matrix
+        self._entry[start:end] = [t == "entry" for t in rows.types]
+        self._ts[start:end] = rows.ts
+        self._session[start:end] = self._codes["session"].encode(rows.sessions)
+        self._actor[start:end] = self._codes["actor"].encode(rows.actors)
+        self._kind[start:end] = self._codes["kind"].encode(rows.kinds)
+        for offset, item_id in enumerate(rows.ids):
+            self._pos[item_id] = start + offset
+        self.ids.extend(rows.ids)
+        self._n = end
+
+    def position(self, item_id: str) -> int | None:
+        return self._pos.get(item_id)
+
+    def is_entry(self, item_id: str) -> bool:
+        pos = self._pos.get(item_id)
+        return pos is not None and bool(self._entry[pos])
+
+    def mask(self, flt: Filter, hidden_entries: set[str]) -> BoolArray | None:
+        """Positions recall may return, or None when every position may be returned."""
+        n = self._n
+        if flt.empty and not hidden_entries:
+            return None
+        keep = np.ones(n, dtype=bool)
+        for name, values, arr in (
+            ("session", flt.sessions, self._session),
+            ("actor", flt.actors, self._actor),
+            ("kind", flt.kinds, self._kind),
+        ):
+            if values is not None:
+                keep &= np.isin(arr[:n], self._codes[name].lookup(values))
+        if flt.since is not None:
+            keep &= self._ts[:n] >= flt.since
+        if flt.until is not None:
+            keep &= self._ts[:n] <= flt.until
+        if not flt.include_entries:
+            keep &= ~self._entry[:n]
+        for item_id in hidden_entries:
+            pos = self._pos.get(item_id)
+            if pos is not None:
+                keep[pos] = False
+        return keep
+
+    def search(self, query: Matrix, n: int, mask: BoolArray | None = None) -> tuple[list[str], list[float]]:
+        """The ``n`` most similar items (ids, cosine similarities), best first."""
+        if self._n == 0 or n <= 0:
+            return [], []
+        scores = self.matrix @ query.astype(np.float32, copy=False)
+        if mask is not None:
+            scores = np.where(mask, scores, -np.inf)
+        n = min(n, self._n)
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        top = top[np.isfinite(scores[top])]
+        return [self.ids[i] for i in top], [float(scores[i]) for i in top]

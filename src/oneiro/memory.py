@@ -1,0 +1,167 @@
+"""``Memory``: the library's front door. One store, one embedder, one config.
+
+Everything the CLI, the HTTP service and the MCP server do goes through these methods.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oneiro import capture
+from oneiro.backends import Embedder, make_embedder
+from oneiro.config import Config, load_config
+from oneiro.errors import InvalidInput
+from oneiro.index import Filter
+from oneiro.model import Entry, Episode, Hit
+from oneiro.recall import IndexCache, Recaller
+from oneiro.store import SQLiteStore, Store
+
+Clock = Callable[[], float]
+
+
+class Memory:
+    """An agent's memory. Build with :func:`oneiro.open`."""
+
+    def __init__(self, store: Store, embedder: Embedder, config: Config, clock: Clock = time.time) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.config = config
+        self.clock = clock
+        self._cache = IndexCache(store, embedder.name, config.lifecycle.confidence_floor)
+        self._recaller = Recaller(store, embedder, config, self._cache)
+
+    # -- awake: capture ---------------------------------------------------------------------
+    def record(self, item: Any) -> Episode:
+        """Record one episode (a mapping of fields); returns it with its id and importance."""
+        return self.record_many([item])[0]
+
+    def record_many(self, items: Iterable[Any], *, lines: Sequence[int] | None = None) -> list[Episode]:
+        """Record a batch: all of it or, on any invalid item, none of it (InvalidInput names it)."""
+        batch = list(items)
+        if len(batch) > self.config.capture.max_batch:
+            raise InvalidInput(f"a batch holds at most {self.config.capture.max_batch} records")
+        now = self.clock()
+        drafts = [
+            capture.validate(raw, self.config.capture, now, lines[i] if lines else None)
+            for i, raw in enumerate(batch)
+        ]
+        if not drafts:
+            return []
+        matrix = self.embedder.embed([d.text for d in drafts])
+        self.store.check_embedder(self.embedder.name, int(matrix.shape[1]))
+        recent = self._recent_vectors()
+        novelty = capture.novelty(matrix, recent, self.config.capture.novelty_neighbours)
+        scored = [
+            Episode(**{**d.__dict__, "importance": capture.importance(d, nv, self.config.capture)})
+            for d, nv in zip(drafts, novelty, strict=True)
+        ]
+        keys = [" ".join(filter(None, (e.actor, e.session))) for e in scored]
+        self.store.add_episodes(scored, matrix, self.embedder.name, keys)
+        return scored
+
+    def _recent_vectors(self) -> np.ndarray:
+        index = self._cache.sync()
+        matrix = getattr(index, "matrix", None)
+        if matrix is None or len(index) == 0:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.asarray(matrix[-capture.NOVELTY_WINDOW :])
+
+    # -- awake: recall ----------------------------------------------------------------------
+    def recall(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        session: str | Sequence[str] | None = None,
+        actor: str | Sequence[str] | None = None,
+        kind: str | Sequence[str] | None = None,
+        since: Any = None,
+        until: Any = None,
+        include_entries: bool = True,
+    ) -> list[Hit]:
+        """Hybrid recall of episodes and visible entries, best first."""
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInput("must be a non-empty string", field="query")
+        if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+            raise InvalidInput("must be a positive integer", field="k")
+        flt = Filter(
+            sessions=_set(session),
+            actors=_set(actor),
+            kinds=_set(kind),
+            since=None if since is None else capture.parse_ts(since, "since"),
+            until=None if until is None else capture.parse_ts(until, "until"),
+            include_entries=include_entries,
+        )
+        return self._recaller.recall(query, k, flt, self.clock())
+
+    def sources(self, entry: Entry | str) -> list[Episode]:
+        """The episodes an entry rests on, in its order."""
+        if isinstance(entry, str):
+            found = self.store.entries([entry])
+            if entry not in found:
+                raise InvalidInput(f"no entry {entry!r}", field="entry")
+            entry = found[entry]
+        got = self.store.episodes(list(entry.sources))
+        return [got[s] for s in entry.sources if s in got]
+
+    # -- introspection ----------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        cycles = self.store.recent_cycles(1)
+        return {
+            "store": self.store.path,
+            "schema_version": self.store.schema_version(),
+            "episodes": self.store.episode_count(),
+            "entries": self.store.entry_counts(),
+            "embedder": {"name": self.embedder.name, "dim": self.embedder.dim},
+            "last_cycle": None if not cycles else {"id": cycles[0].id, "status": cycles[0].status},
+        }
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _set(value: str | Sequence[str] | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    return frozenset([value] if isinstance(value, str) else value)
+
+
+def open_memory(
+    path: str | Path | None = None,
+    *,
+    config: Config | None = None,
+    embedder: Embedder | str | None = None,
+    clock: Clock = time.time,
+    overrides: dict[str, Any] | None = None,
+) -> Memory:
+    """Open (creating if needed) the store at ``path``; ``":memory:"`` for an in-memory store.
+
+    ``path`` may be a store file or a state directory. Without one, ``$ONEIRO_HOME`` (or
+    ``~/.oneiro``) is used. ``embedder`` is an Embedder or the name of one (``"hashing"``,
+    ``"minilm"``); ``overrides`` are config sections, e.g. ``{"recall": {"rrf_k": 30}}``.
+    """
+    if isinstance(embedder, str):
+        overrides = {**(overrides or {}), "embedder": {"name": embedder}}
+        embedder = None
+    state_dir: Path | None = None
+    store_path: str
+    if path is not None and str(path) != ":memory:" and Path(path).suffix != ".db":
+        state_dir = Path(path)
+    if config is None:
+        config = load_config(state_dir, overrides=overrides)
+    store_path = str(config.store_path) if path is None or state_dir is not None else str(path)
+    store = SQLiteStore(
+        store_path, synchronous=config.store.synchronous, busy_timeout_ms=config.store.busy_timeout_ms
+    )
+    return Memory(store, embedder or make_embedder(config.embedder), config, clock)

@@ -1,0 +1,164 @@
+"""Hybrid recall: BM25 (FTS5) and dense (the vector index), fused by reciprocal rank, reweighted by
+the Generative Agents score S = w_rel relevance + w_rec recency + w_imp importance (Park et al.,
+2023), plus confidence for entries.
+
+Entries compete with episodes but are returned only when visible (recallable status, at or above
+the confidence floor, made awake or by a cycle that has returned). A caller that wants episodes
+only can expand each entry to its sources with :func:`source_ranking`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from oneiro.backends.embedder import Embedder
+from oneiro.config import Config
+from oneiro.index import Filter, NumpyIndex, VectorIndex
+from oneiro.model import Entry, Episode, Hit
+from oneiro.store.protocol import Store
+
+
+class IndexCache:
+    """Keeps an in-memory index in step with the store, cheaply: new vectors are appended, and a
+    full reload happens only when vectors were deleted (a revert). Entry visibility is refreshed
+    when the store's entries version moves."""
+
+    def __init__(self, store: Store, model: str, floor: float) -> None:
+        self.store = store
+        self.model = model
+        self.floor = floor
+        self._lock = threading.Lock()
+        self.index: VectorIndex = NumpyIndex()
+        self._rowid = 0
+        self._epoch = -1
+        self._entries_version = -1
+        self._entry_ids: list[str] = []
+        self.hidden: set[str] = set()
+
+    def sync(self) -> VectorIndex:
+        with self._lock:
+            rowid, epoch, entries_version = self.store.versions()
+            if epoch != self._epoch:
+                self.index, self._rowid, self._entry_ids = NumpyIndex(), 0, []
+                self._epoch, self._entries_version = epoch, -1
+            if rowid > self._rowid:
+                rows = self.store.load_vectors(self.model, self._rowid)
+                self.index.add(rows)
+                self._entry_ids.extend(i for i, t in zip(rows.ids, rows.types, strict=True) if t == "entry")
+                self._rowid = rowid
+                if any(t == "entry" for t in rows.types):
+                    self._entries_version = -1
+            if entries_version != self._entries_version:
+                visible = self.store.visible_entries(self._entry_ids, self.floor)
+                self.hidden = set(self._entry_ids) - visible
+                self._entries_version = entries_version
+            return self.index
+
+
+@dataclass(frozen=True)
+class Candidate:
+    item_id: str
+    fused: float
+    lexical_rank: int | None
+    dense_rank: int | None
+
+
+def fuse(lexical: Sequence[str], dense: Sequence[str], rrf_k: int) -> list[Candidate]:
+    """Reciprocal rank fusion (Cormack, Clarke and Büttcher, 2009), best first."""
+    lex_rank = {item: r for r, item in enumerate(lexical, 1)}
+    den_rank = {item: r for r, item in enumerate(dense, 1)}
+    out = []
+    for item in dict.fromkeys([*lexical, *dense]):
+        lr, dr = lex_rank.get(item), den_rank.get(item)
+        score = (1 / (rrf_k + lr) if lr else 0.0) + (1 / (rrf_k + dr) if dr else 0.0)
+        out.append(Candidate(item, score, lr, dr))
+    out.sort(key=lambda c: -c.fused)
+    return out
+
+
+class Recaller:
+    """Answers ``recall()`` for one store, embedder and config."""
+
+    def __init__(self, store: Store, embedder: Embedder, config: Config, cache: IndexCache) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.config = config
+        self.cache = cache
+
+    def recall(
+        self, query: str, k: int = 10, flt: Filter | None = None, now: float | None = None
+    ) -> list[Hit]:
+        flt = flt or Filter()
+        rc = self.config.recall
+        index = self.cache.sync()
+        hidden = self.cache.hidden
+        n = max(50, k * rc.candidate_factor)
+        mask = index.mask(flt, hidden)
+        qvec = self.embedder.embed([query])[0]
+        dense_ids, _ = index.search(qvec, n, mask)
+        lexical_ids = self._lexical(query, n * (1 if flt.empty else 8), mask, hidden, index)[:n]
+        fused = fuse(lexical_ids, dense_ids, rc.rrf_k)
+        return self._rerank(fused, k, now if now is not None else time.time())
+
+    def _lexical(
+        self, query: str, limit: int, mask: np.ndarray | None, hidden: set[str], index: VectorIndex
+    ) -> list[str]:
+        out = []
+        for item_id, _type, _score in self.store.search_text(query, limit):
+            if item_id in hidden:
+                continue
+            pos = index.position(item_id)
+            if pos is None or (mask is not None and not mask[pos]):
+                continue
+            out.append(item_id)
+        return out
+
+    def _rerank(self, fused: list[Candidate], k: int, now: float) -> list[Hit]:
+        rc = self.config.recall
+        ids = [c.item_id for c in fused]
+        items: dict[str, Episode | Entry] = {}
+        items.update(self.store.episodes(ids))
+        missing = [i for i in ids if i not in items]
+        if missing:
+            items.update(self.store.entries(missing))
+        best = 2.0 / (rc.rrf_k + 1)
+        half_life = rc.recency_half_life_hours * 3600.0
+        hits = []
+        for c in fused:
+            item = items.get(c.item_id)
+            if item is None:
+                continue
+            if isinstance(item, Entry):
+                ts = item.valid_from or item.created_at
+                importance, confidence = 0.5, item.confidence
+            else:
+                ts, importance, confidence = item.ts, item.importance / 10.0, 1.0
+            relevance = c.fused / best
+            recency = math.pow(0.5, max(0.0, now - ts) / half_life) if half_life > 0 else 0.0
+            score = (
+                rc.w_relevance * relevance
+                + rc.w_recency * recency
+                + rc.w_importance * importance
+                + rc.w_confidence * confidence
+            )
+            hits.append(Hit(item, score, relevance, c.lexical_rank, c.dense_rank))
+        hits.sort(key=lambda h: -h.score)
+        return hits[:k]
+
+
+def source_ranking(hits: Sequence[Hit], k: int) -> list[str]:
+    """Episode ids in rank order: each hit contributes its sources (an episode itself), duplicates
+    dropped, cut at ``k``. This is how an entry counts: only through what it rests on."""
+    out: dict[str, None] = {}
+    for hit in hits:
+        for source in hit.sources:
+            out.setdefault(source, None)
+            if len(out) >= k:
+                return list(out)
+    return list(out)

@@ -1,0 +1,210 @@
+"""Entry rows and their sources. Every write may be tagged with the cycle that makes it, so that
+the cycle can be reverted (see :mod:`oneiro.store.undo`)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from oneiro.errors import InvalidInput
+from oneiro.model import Entry, EntryStatus, Provenance, Tier, canonical_json
+from oneiro.store import undo
+
+COLUMNS = (
+    "id, kind, text, data, keys, provenance, tier, cycle_id, confidence, status, created_at, "
+    "valid_from, valid_to, superseded_by, fitness, previous_fitness, generation, uses, helpful, "
+    "harmful, confirmations, refutations, expires_at"
+)
+#: Columns an update may change; identity (id, kind, text, sources, provenance) never changes.
+MUTABLE = frozenset(
+    [
+        "confidence",
+        "status",
+        "valid_from",
+        "valid_to",
+        "superseded_by",
+        "fitness",
+        "previous_fitness",
+        "generation",
+        "uses",
+        "helpful",
+        "harmful",
+        "confirmations",
+        "refutations",
+        "expires_at",
+        "keys",
+        "data",
+    ]
+)
+
+
+def insert(conn: sqlite3.Connection, entries: Sequence[Entry], cycle_id: str | None = None) -> list[bool]:
+    """Insert entries not already stored (by id); True for each new one."""
+    fresh: list[bool] = []
+    for e in entries:
+        if e.provenance != Provenance.AWAKE and not e.sources:
+            raise InvalidInput("a derived entry needs at least one source", field="sources")
+        cur = conn.execute(
+            f"INSERT OR IGNORE INTO entries ({COLUMNS}) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                e.id,
+                e.kind,
+                e.text,
+                canonical_json(e.data),
+                canonical_json(list(e.keys)),
+                e.provenance.value,
+                e.tier.value,
+                e.cycle_id,
+                e.confidence,
+                e.status.value,
+                e.created_at,
+                e.valid_from,
+                e.valid_to,
+                e.superseded_by,
+                e.fitness,
+                e.previous_fitness,
+                e.generation,
+                e.uses,
+                e.helpful,
+                e.harmful,
+                e.confirmations,
+                e.refutations,
+                e.expires_at,
+            ),
+        )
+        new = cur.rowcount == 1
+        fresh.append(new)
+        if not new:
+            continue
+        conn.executemany(
+            "INSERT INTO entry_sources (entry_id, pos, source_id) VALUES (?, ?, ?)",
+            [(e.id, i, s) for i, s in enumerate(e.sources)],
+        )
+        if cycle_id is not None:
+            undo.record_insert(conn, cycle_id, "entries", e.id)
+    return fresh
+
+
+def update(
+    conn: sqlite3.Connection, entry_id: str, changes: dict[str, Any], cycle_id: str | None = None
+) -> None:
+    bad = set(changes) - MUTABLE
+    if bad:
+        raise ValueError(f"entry columns {sorted(bad)} cannot change")
+    values = {
+        k: (
+            canonical_json(list(v))
+            if k == "keys"
+            else canonical_json(v)
+            if k == "data"
+            else v.value
+            if isinstance(v, EntryStatus)
+            else v
+        )
+        for k, v in changes.items()
+    }
+    undo.update(conn, "entries", entry_id, values, cycle_id)
+
+
+def _sources(conn: sqlite3.Connection, ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {i: [] for i in ids}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            f"SELECT entry_id, source_id FROM entry_sources WHERE entry_id IN ({marks}) "
+            "ORDER BY entry_id, pos",
+            chunk,
+        ):
+            out[row["entry_id"]].append(row["source_id"])
+    return out
+
+
+def _from_row(row: sqlite3.Row, sources: list[str]) -> Entry:
+    return Entry(
+        id=row["id"],
+        kind=row["kind"],
+        text=row["text"],
+        sources=tuple(sources),
+        provenance=Provenance(row["provenance"]),
+        tier=Tier(row["tier"]),
+        cycle_id=row["cycle_id"],
+        confidence=row["confidence"],
+        status=EntryStatus(row["status"]),
+        keys=tuple(json.loads(row["keys"])),
+        data=json.loads(row["data"]),
+        created_at=row["created_at"],
+        valid_from=row["valid_from"],
+        valid_to=row["valid_to"],
+        superseded_by=row["superseded_by"],
+        fitness=row["fitness"],
+        previous_fitness=row["previous_fitness"],
+        generation=row["generation"],
+        uses=row["uses"],
+        helpful=row["helpful"],
+        harmful=row["harmful"],
+        confirmations=row["confirmations"],
+        refutations=row["refutations"],
+        expires_at=row["expires_at"],
+    )
+
+
+def _load(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Entry]:
+    rows = conn.execute(sql, params).fetchall()
+    sources = _sources(conn, [r["id"] for r in rows])
+    return [_from_row(r, sources[r["id"]]) for r in rows]
+
+
+def get(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Entry]:
+    id_list = list(dict.fromkeys(ids))
+    out: dict[str, Entry] = {}
+    for start in range(0, len(id_list), 500):
+        chunk = id_list[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for e in _load(conn, f"SELECT {COLUMNS} FROM entries WHERE id IN ({marks})", chunk):
+            out[e.id] = e
+    return out
+
+
+def where(conn: sqlite3.Connection, clause: str = "1", params: Sequence[Any] = ()) -> list[Entry]:
+    """Entries matching an SQL ``clause`` over the entries table, oldest first."""
+    return _load(conn, f"SELECT {COLUMNS} FROM entries WHERE {clause} ORDER BY rowid", params)
+
+
+def citing(conn: sqlite3.Connection, episode_ids: Iterable[str]) -> dict[str, list[str]]:
+    """For each episode id, the ids of entries that cite it as a source."""
+    ids = list(dict.fromkeys(episode_ids))
+    out: dict[str, list[str]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            f"SELECT source_id, entry_id FROM entry_sources WHERE source_id IN ({marks})", chunk
+        ):
+            out.setdefault(row["source_id"], []).append(row["entry_id"])
+    return out
+
+
+def visible(conn: sqlite3.Connection, ids: Iterable[str], floor: float) -> set[str]:
+    """Which of ``ids`` awake recall may return: a recallable status, at or above the floor, and
+    either made awake or by a cycle that has returned (the candidate view made active)."""
+    id_list = list(dict.fromkeys(ids))
+    out: set[str] = set()
+    for start in range(0, len(id_list), 500):
+        chunk = id_list[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT e.id FROM entries e LEFT JOIN cycles c ON c.id = e.cycle_id "
+            f"WHERE e.id IN ({marks}) AND e.status IN ('active', 'validated', 'staged') "
+            "AND e.confidence >= ? AND (e.cycle_id IS NULL OR c.status = 'completed')",
+            [*chunk, floor],
+        )
+        out.update(r["id"] for r in rows)
+    return out
+
+
+def count_by_status(conn: sqlite3.Connection) -> dict[str, int]:
+    return {r[0]: int(r[1]) for r in conn.execute("SELECT status, COUNT(*) FROM entries GROUP BY status")}

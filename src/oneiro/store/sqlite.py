@@ -1,0 +1,209 @@
+"""The embedded store: one SQLite file holding episodes, entries, vectors, text index and journal.
+
+All SQL lives in the sibling modules; this class composes them behind the :class:`Store` protocol
+and owns transactions. Writes that belong together (an episode batch with its vectors and index
+rows; a phase's proposed writes with their journal record) share one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from oneiro.errors import StoreError
+from oneiro.model import Entry, Episode
+from oneiro.store import cycles, entries, episodes, fts, journal, meta, migrations, undo, vectors
+from oneiro.store.db import Database
+from oneiro.store.vectors import Matrix, VectorRows
+
+#: Bumped whenever entry visibility can change (status, confidence, a cycle's status) or vectors
+#: are deleted, so in-memory indexes know to refresh.
+ENTRIES_VERSION = "entries_version"
+VECTORS_EPOCH = "vectors_epoch"
+
+
+class SQLiteStore:
+    """A store in one SQLite file (or in memory with ``path=":memory:"``)."""
+
+    def __init__(self, path: Path | str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 60_000):
+        self.db = Database(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
+        try:
+            migrations.apply(self.db.conn())
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise StoreError(f"{path} is not an oneiro store: {exc}") from exc
+        except Exception:
+            self.db.close()
+            raise
+
+    @property
+    def path(self) -> str:
+        return self.db.path
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; nested calls join the outer one."""
+        with self.db.write() as conn:
+            yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction over one consistent snapshot."""
+        with self.db.read() as conn:
+            yield conn
+
+    # -- episodes ---------------------------------------------------------------------------
+    def add_episodes(
+        self,
+        batch: Sequence[Episode],
+        matrix: Matrix,
+        model: str,
+        keys: Sequence[str],
+    ) -> list[bool]:
+        """Store a batch of episodes with their vectors and index rows: all or nothing."""
+        with self.db.write() as conn:
+            fresh = episodes.insert(conn, batch)
+            new_idx = [i for i, f in enumerate(fresh) if f]
+            if new_idx:
+                vectors.put(conn, [(batch[i].id, "episode") for i in new_idx], matrix[new_idx], model)
+                fts.add(conn, [(batch[i].id, "episode", batch[i].text, keys[i]) for i in new_idx])
+            return fresh
+
+    def episodes(self, ids: Sequence[str]) -> dict[str, Episode]:
+        return episodes.get(self.db.conn(), ids)
+
+    def episodes_since(self, after_rowid: int, limit: int | None = None) -> list[tuple[int, Episode]]:
+        return episodes.since(self.db.conn(), after_rowid, limit=limit)
+
+    def episodes_in_sessions(self, sessions: Sequence[str]) -> list[Episode]:
+        return episodes.in_sessions(self.db.conn(), sessions)
+
+    def episode_count(self) -> int:
+        return episodes.count(self.db.conn())
+
+    def episode_max_rowid(self) -> int:
+        return episodes.max_rowid(self.db.conn())
+
+    def backlog(self, after_rowid: int) -> tuple[int, float, float]:
+        return episodes.importance_since(self.db.conn(), after_rowid)
+
+    def last_awake_ts(self) -> float | None:
+        return episodes.last_ts(self.db.conn())
+
+    # -- entries ----------------------------------------------------------------------------
+    def add_entries(
+        self,
+        batch: Sequence[Entry],
+        matrix: Matrix | None,
+        model: str,
+        cycle_id: str | None = None,
+    ) -> list[bool]:
+        with self.db.write() as conn:
+            fresh = entries.insert(conn, batch, cycle_id)
+            new_idx = [i for i, f in enumerate(fresh) if f]
+            if new_idx:
+                if matrix is not None:
+                    vectors.put(conn, [(batch[i].id, "entry") for i in new_idx], matrix[new_idx], model)
+                fts.add(
+                    conn, [(batch[i].id, "entry", batch[i].text, " ".join(batch[i].keys)) for i in new_idx]
+                )
+                meta.bump(conn, ENTRIES_VERSION)
+            return fresh
+
+    def update_entry(self, entry_id: str, changes: dict[str, Any], cycle_id: str | None = None) -> None:
+        with self.db.write() as conn:
+            entries.update(conn, entry_id, changes, cycle_id)
+            meta.bump(conn, ENTRIES_VERSION)
+
+    def entries(self, ids: Sequence[str]) -> dict[str, Entry]:
+        return entries.get(self.db.conn(), ids)
+
+    def entries_where(self, clause: str = "1", params: Sequence[Any] = ()) -> list[Entry]:
+        return entries.where(self.db.conn(), clause, params)
+
+    def entries_citing(self, episode_ids: Sequence[str]) -> dict[str, list[str]]:
+        return entries.citing(self.db.conn(), episode_ids)
+
+    def visible_entries(self, ids: Sequence[str], floor: float) -> set[str]:
+        return entries.visible(self.db.conn(), ids, floor)
+
+    def entry_counts(self) -> dict[str, int]:
+        return entries.count_by_status(self.db.conn())
+
+    # -- vectors and text -------------------------------------------------------------------
+    def load_vectors(self, model: str, after_rowid: int = 0) -> VectorRows:
+        return vectors.load(self.db.conn(), model, after_rowid)
+
+    def vectors_for(self, ids: Sequence[str], model: str) -> dict[str, Any]:
+        return vectors.get(self.db.conn(), ids, model)
+
+    def check_embedder(self, model: str, dim: int) -> None:
+        vectors.check_dim(self.db.conn(), model, dim)
+
+    def search_text(self, query: str, limit: int) -> list[tuple[str, str, float]]:
+        return fts.search(self.db.conn(), query, limit)
+
+    def versions(self) -> tuple[int, int, int]:
+        """(vectors max rowid, vectors epoch, entries version): cheap change detection."""
+        conn = self.db.conn()
+        return (
+            vectors.max_rowid(conn),
+            int(meta.get(conn, VECTORS_EPOCH, "0") or 0),
+            int(meta.get(conn, ENTRIES_VERSION, "0") or 0),
+        )
+
+    # -- meta, journal, cycles --------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        return meta.get(self.db.conn(), key, default)
+
+    def put_meta(self, key: str, value: str) -> None:
+        with self.db.write() as conn:
+            meta.put(conn, key, value)
+
+    def journal_append(
+        self,
+        ts: float,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        cycle_id: str | None = None,
+        phase: str | None = None,
+    ) -> journal.Record:
+        with self.db.write() as conn:
+            return journal.append(conn, ts, kind, payload, cycle_id=cycle_id, phase=phase)
+
+    def journal_read(self, **filters: Any) -> list[journal.Record]:
+        return journal.read(self.db.conn(), **filters)
+
+    def journal_verify(self) -> int:
+        with self.db.read() as conn:
+            return journal.verify(conn)
+
+    def cycle(self, cycle_id: str) -> cycles.CycleRow | None:
+        return cycles.get(self.db.conn(), cycle_id)
+
+    def cycles_with_status(self, *statuses: str) -> list[cycles.CycleRow]:
+        return cycles.with_status(self.db.conn(), *statuses)
+
+    def recent_cycles(self, limit: int = 20) -> list[cycles.CycleRow]:
+        return cycles.recent(self.db.conn(), limit)
+
+    def revert_writes(self, cycle_id: str) -> int:
+        """Undo every write logged for ``cycle_id`` (inside the caller's transaction)."""
+        with self.db.write() as conn:
+            n = undo.revert(conn, cycle_id)
+            meta.bump(conn, ENTRIES_VERSION)
+            meta.bump(conn, VECTORS_EPOCH)
+            return n
+
+    def integrity_check(self) -> str:
+        return str(self.db.conn().execute("PRAGMA integrity_check").fetchone()[0])
+
+    def schema_version(self) -> int:
+        return migrations.current_version(self.db.conn())
