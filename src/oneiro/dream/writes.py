@@ -38,6 +38,20 @@ class Prediction:
 
 
 @dataclass(frozen=True)
+class RevisionProposal:
+    """A proposed change to one playbook item: ``op`` is add, edit or remove. ``item_id`` is None
+    for an add. ``evidence`` lists the episode and entry ids that motivate it."""
+
+    op: str
+    section: str
+    text: str
+    reason: str
+    item_id: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Note:
     """A journal record a phase wants kept (a decision, a skipped item and why, a finding)."""
 
@@ -54,6 +68,7 @@ class Writes:
     vectors: dict[str, Vector] = field(default_factory=dict)
     updates: list[EntryUpdate] = field(default_factory=list)
     predictions: list[Prediction] = field(default_factory=list)
+    revisions: list[RevisionProposal] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
 
     def extend(self, other: Writes) -> None:
@@ -61,11 +76,12 @@ class Writes:
         self.vectors.update(other.vectors)
         self.updates.extend(other.updates)
         self.predictions.extend(other.predictions)
+        self.revisions.extend(other.revisions)
         self.notes.extend(other.notes)
 
     @property
     def empty(self) -> bool:
-        return not (self.entries or self.updates or self.predictions or self.notes)
+        return not (self.entries or self.updates or self.predictions or self.revisions or self.notes)
 
     def summary(self) -> dict[str, int]:
         kinds: dict[str, int] = {}
@@ -76,5 +92,6 @@ class Writes:
             **{f"entries.{k}": v for k, v in sorted(kinds.items())},
             "updates": len(self.updates),
             "predictions": len(self.predictions),
+            "revisions": len(self.revisions),
             "notes": len(self.notes),
         }
