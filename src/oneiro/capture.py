@@ -9,6 +9,8 @@ explicit feedback).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -84,32 +86,26 @@ def parse_ts(value: Any, name: str = "ts", line: int | None = None) -> float:
 
 
 def _json_dict(value: Any, name: str, line: int | None, limit: int) -> dict[str, Any]:
+    """The JSON object ``value`` normalised to what the store will give back (string keys, lists
+    for tuples), so the returned episode, its id and the stored row all agree."""
     if not isinstance(value, dict):
         raise InvalidInput(f"must be an object, got {type(value).__name__}", field=name, line=line)
     try:
         encoded = canonical_json(value)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"is not JSON-serialisable: {exc}", field=name, line=line) from None
-    if "NaN" in encoded or "Infinity" in encoded:
-        _reject_nonfinite(value, name, line)
-    if len(encoded.encode("utf-8", "surrogatepass")) > limit:
-        raise InvalidInput(f"is over the {limit}-byte limit", field=name, line=line)
     try:
-        encoded.encode("utf-8")
+        size = len(encoded.encode("utf-8"))
     except UnicodeEncodeError:
         raise InvalidInput("is not valid UTF-8", field=name, line=line) from None
-    return value
+    if size > limit:
+        raise InvalidInput(f"is over the {limit}-byte limit", field=name, line=line)
 
+    def refuse(constant: str) -> Any:
+        raise InvalidInput(f"contains {constant} (only finite numbers are kept)", field=name, line=line)
 
-def _reject_nonfinite(value: Any, name: str, line: int | None) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidInput("contains NaN or infinity", field=name, line=line)
-    if isinstance(value, dict):
-        for v in value.values():
-            _reject_nonfinite(v, name, line)
-    if isinstance(value, list):
-        for v in value:
-            _reject_nonfinite(v, name, line)
+    normalised: dict[str, Any] = json.loads(encoded, parse_constant=refuse)
+    return normalised
 
 
 def _affect(value: Any, line: int | None) -> Affect:
@@ -132,6 +128,8 @@ def validate(raw: Any, config: CaptureConfig, now: float, line: int | None = Non
     """Turn one raw record (a mapping) into an episode with importance 0; raise InvalidInput."""
     if isinstance(raw, Episode):
         raw = {k: getattr(raw, k) for k in FIELDS if getattr(raw, k, None) is not None}
+        if isinstance(raw.get("affect"), Affect):
+            raw["affect"] = dataclasses.asdict(raw["affect"])
     if not isinstance(raw, Mapping):
         raise InvalidInput(f"a record must be an object, got {type(raw).__name__}", line=line)
     unknown = set(raw) - FIELDS

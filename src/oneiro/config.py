@@ -217,7 +217,10 @@ def _coerce(current: Any, value: Any, name: str) -> Any:
     if isinstance(current, float) and isinstance(value, int):
         return float(value)
     if isinstance(current, dict) and isinstance(value, dict):
-        return {**current, **value}
+        for key, item in value.items():
+            if isinstance(item, bool) or not isinstance(item, int | float):
+                raise ConfigError(f"'{name}.{key}' must be a number, got {item!r}")
+        return {**current, **{k: float(v) for k, v in value.items()}}
     if not isinstance(value, type(current)):
         raise ConfigError(f"'{name}' must be {type(current).__name__}, got {value!r}")
     return value
@@ -235,6 +238,8 @@ def _validate(config: Config) -> Config:
         raise ConfigError("lifecycle needs 0 <= hypothesis < floor <= validated <= 1")
     if config.embedder.hashing_dim <= 0 or config.capture.max_text_chars <= 0:
         raise ConfigError("dimensions and limits must be positive")
+    if not 0 < config.scheduler.budget_fraction <= 1:
+        raise ConfigError("scheduler.budget_fraction must lie in (0, 1]")
     return config
 
 
@@ -267,8 +272,9 @@ def load_config(
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
         values.pop("state_dir", None)
         config = _merge(config, values, "")
-    elif file is not None:
-        raise ConfigError(f"config file {file} does not exist")
+    elif file is not None or env_file:
+        origin = "" if file is not None else f" (named by ${CONFIG_FILE_ENV})"
+        raise ConfigError(f"config file {path} does not exist{origin}")
     if overrides:
         config = _merge(config, overrides, "")
     return _validate(config)

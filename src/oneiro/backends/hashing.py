@@ -26,7 +26,11 @@ class HashingEmbedder(Embedder):
         self.batch_size = batch_size
 
     def _features(self, text: str) -> list[str]:
+        """Words and word bigrams; a text without words ("!!!", "🙂") falls back to its characters
+        so that every non-blank text gets a non-zero, normalisable vector."""
         words = [w.lower() for w in _WORD.findall(text)]
+        if not words:
+            return [c for c in text if not c.isspace()]
         return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
     def embed_batch(self, texts: Sequence[str]) -> Matrix:
