@@ -15,11 +15,17 @@ import numpy as np
 from oneiro import capture
 from oneiro.backends import Embedder, make_embedder
 from oneiro.config import Config, load_config
+from oneiro.dream.budget import CycleBudget
+from oneiro.dream.cycle import DreamEngine
+from oneiro.dream.phases import default_phases
+from oneiro.dream.report import CycleReport
 from oneiro.errors import InvalidInput
+from oneiro.events import EventBus
 from oneiro.index import Filter
 from oneiro.model import Entry, Episode, Hit
 from oneiro.recall import IndexCache, Recaller
 from oneiro.store import SQLiteStore, Store
+from oneiro.store.journal import Record
 
 Clock = Callable[[], float]
 
@@ -34,6 +40,8 @@ class Memory:
         self.clock = clock
         self._cache = IndexCache(store, embedder.name, config.lifecycle.confidence_floor)
         self._recaller = Recaller(store, embedder, config, self._cache)
+        self.bus = EventBus()
+        self.engine = DreamEngine(store, embedder, config, default_phases(config), clock=clock, bus=self.bus)
 
     # -- awake: capture ---------------------------------------------------------------------
     def record(self, item: Any) -> Episode:
@@ -108,6 +116,38 @@ class Memory:
             entry = found[entry]
         got = self.store.episodes(list(entry.sources))
         return [got[s] for s in entry.sources if s in got]
+
+    # -- dreaming ---------------------------------------------------------------------------
+    def dream(
+        self,
+        *,
+        reason: str = "manual",
+        budget: CycleBudget | None = None,
+        dry_run: bool = False,
+        resume: bool = True,
+    ) -> CycleReport:
+        """Run one dream cycle now (bypassing the scheduler). ``dry_run`` plans and writes nothing;
+        an interrupted or crashed cycle is resumed first unless ``resume`` is False."""
+        if dry_run:
+            return self.engine.plan(budget=budget)
+        return self.engine.run(reason=reason, budget=budget, resume=resume)
+
+    def wake(self) -> None:
+        """Stop a running cycle at its next step boundary; it stays resumable."""
+        self.engine.wake()
+
+    def revert(self, cycle_id: str) -> int:
+        """Undo everything a cycle wrote; its journal and every episode stay. Returns the number
+        of writes undone."""
+        return self.engine.revert(cycle_id)
+
+    def journal(self, cycle_id: str | None = None, *, kind: str | None = None) -> list[Record]:
+        """Journal records, oldest first, optionally of one cycle or kind."""
+        return self.store.journal_read(cycle_id=cycle_id, kind=kind)
+
+    def verify_journal(self) -> int:
+        """Recompute the journal's hash chain; raises JournalCorrupt naming the first bad record."""
+        return self.store.journal_verify()
 
     # -- introspection ----------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

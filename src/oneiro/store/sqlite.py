@@ -185,6 +185,18 @@ class SQLiteStore:
         with self.db.read() as conn:
             return journal.verify(conn)
 
+    def create_cycle(self, cycle_id: str, started_at: float, budget: dict[str, Any], reason: str,
+                     pid: int, checkpoint: dict[str, Any]) -> None:
+        with self.db.write() as conn:
+            cycles.create(conn, cycle_id, started_at, budget, reason, pid)
+            cycles.update(conn, cycle_id, checkpoint=checkpoint)
+
+    def update_cycle(self, cycle_id: str, **changes: Any) -> None:
+        with self.db.write() as conn:
+            cycles.update(conn, cycle_id, **changes)
+            if "status" in changes:
+                meta.bump(conn, ENTRIES_VERSION)
+
     def cycle(self, cycle_id: str) -> cycles.CycleRow | None:
         return cycles.get(self.db.conn(), cycle_id)
 

@@ -1,0 +1,1 @@
+"""Pure, reusable dream operations. Each takes a snapshot and a context and returns an Outcome."""

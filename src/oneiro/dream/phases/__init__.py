@@ -1,0 +1,26 @@
+"""The default phase table: which operations each phase runs, in order.
+
+REM and EVOLUTION have no operations in this version; the cycle still runs them and journals that
+they did nothing, so operations added later plug in here without touching the cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from oneiro.config import Config
+from oneiro.dream.ops.residue import CollectResidue
+from oneiro.dream.phase import Operation, PhaseName
+
+
+def default_phases(config: Config) -> dict[PhaseName, Sequence[Operation]]:
+    from oneiro.dream.phases.nrem import nrem_operations
+
+    return {
+        PhaseName.ONSET: (CollectResidue(),),
+        PhaseName.NREM: nrem_operations(config),
+        PhaseName.REM: (),
+        PhaseName.EVOLUTION: (),
+        PhaseName.INTEGRATION: (),
+        PhaseName.RETURN: (),
+    }

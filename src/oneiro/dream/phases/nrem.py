@@ -1,0 +1,12 @@
+"""NREM: prioritized replay and consolidation (T0)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from oneiro.config import Config
+from oneiro.dream.phase import Operation
+
+
+def nrem_operations(config: Config) -> Sequence[Operation]:
+    return ()

@@ -1,0 +1,69 @@
+"""The read-only view a phase receives.
+
+It reads through the store inside the cycle's read transaction, so every query of one phase sees
+the same consistent state while awake writers go on. ``new_episodes`` is fixed when the cycle
+begins (the awake episodes in the cycle's rowid range), so a resumed cycle consolidates exactly
+what it set out to. Dream output is never in it: only awake episodes count as experience.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from oneiro.model import Entry, Episode, Provenance
+from oneiro.store.protocol import Store
+
+
+def load_new_episodes(store: Store, from_rowid: int, to_rowid: int) -> list[Episode]:
+    """Awake episodes with ``from_rowid < rowid <= to_rowid``, in recording order."""
+    return [
+        ep
+        for rowid, ep in store.episodes_since(from_rowid)
+        if rowid <= to_rowid and ep.provenance == Provenance.AWAKE
+    ]
+
+
+class StoreSnapshot:
+    """Implements :class:`oneiro.dream.phase.Snapshot` over a store."""
+
+    def __init__(self, store: Store, cycle_id: str, new: Sequence[Episode], max_rowid: int, model: str):
+        self._store = store
+        self._cycle_id = cycle_id
+        self._new = tuple(new)
+        self._max_rowid = max_rowid
+        self._model = model
+
+    @property
+    def cycle_id(self) -> str:
+        return self._cycle_id
+
+    @property
+    def new_episodes(self) -> Sequence[Episode]:
+        return self._new
+
+    @property
+    def max_rowid(self) -> int:
+        return self._max_rowid
+
+    def episodes(self, ids: Sequence[str]) -> dict[str, Episode]:
+        return self._store.episodes(list(ids))
+
+    def episodes_in_sessions(self, sessions: Sequence[str]) -> list[Episode]:
+        return [
+            e for e in self._store.episodes_in_sessions(list(sessions)) if e.provenance == Provenance.AWAKE
+        ]
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        return self._store.vectors_for(list(ids), self._model)
+
+    def entries(self, ids: Sequence[str]) -> dict[str, Entry]:
+        return self._store.entries(list(ids))
+
+    def entries_where(self, clause: str = "1", params: Sequence[Any] = ()) -> list[Entry]:
+        return self._store.entries_where(clause, params)
+
+    def entries_citing(self, episode_ids: Sequence[str]) -> dict[str, list[str]]:
+        return self._store.entries_citing(list(episode_ids))
