@@ -1,0 +1,527 @@
+"""Modes, pipelines and the effect gate: the one place that knows whether oneiro may act.
+
+Invariant: while an execution context dreams, no effectful pipeline runs in it. Two doors enforce
+it. :meth:`Gate.dispatch` (the single entry point) sends an effectful call made while dreaming to
+the pipeline's shadow, or skips it with reason ``dream-mode-effect-gate``; and the function that
+``@gate.pipeline(effect="effectful")`` hands back is wrapped, so calling it directly while dreaming
+raises :class:`EffectGateViolation` (from a pure pipeline, a helper thread or an asyncio task too).
+
+Mode belongs to an execution context, not to the process. It lives in a context variable:
+
+- asyncio tasks copy the context when they are created, so they inherit the mode;
+- threads do **not** in Python 3.11 (``threading.Thread`` starts from an empty context): start them
+  with :func:`spawn_thread`, which runs the target in a copy of the caller's context
+  (``asyncio.to_thread`` also copies it; ``loop.run_in_executor`` does not);
+- subprocesses started through :mod:`oneiro.isolation` get the mode in their environment
+  (:func:`child_environment`) and adopt it before running anything.
+
+A thread started some other way starts awake. The sleep policy covers it when it matters: with
+``sleep="exclusive"`` every context on the store is refused effects while any cycle dreams there,
+checked against an in-process registry of dreaming cycles per store *and* the mode persisted in the
+store's ``meta`` (key ``mode``), so other processes on the same store see it too. With
+``sleep="concurrent"`` (the default) only the dreaming context is gated and awake work goes on.
+
+Effectful dispatches (awake or not) are recorded in the immutable ``dispatches`` table; pure ones are
+not (they touch only the store and can be re-derived, and recording them would tax every dream step).
+Every change of the store's mode is journaled as a ``mode_change`` event.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar, cast
+
+from oneiro.errors import (
+    ConfigError,
+    EffectGateViolation,
+    InvalidInput,
+    PipelineRegistrationError,
+    UnknownPipeline,
+)
+from oneiro.model import Mode, canonical_json, content_hash
+from oneiro.shadows import Shadow, ShadowCall
+from oneiro.store import Store
+from oneiro.store import dispatches as dispatch_rows
+
+F = TypeVar("F", bound=Callable[..., Any])
+Clock = Callable[[], float]
+
+#: Store ``meta`` keys: the persisted mode, and who holds it (pid, cycles) so a crashed dreamer's
+#: leftover ``dream`` can be recognised as stale.
+MODE_KEY = "mode"
+MODE_HOLDER_KEY = "mode_holder"
+#: Environment variables a child process started by oneiro reads back its mode and cycle from.
+MODE_ENV = "ONEIRO_MODE"
+CYCLE_ENV = "ONEIRO_CYCLE"
+SLEEP_POLICIES = ("concurrent", "exclusive")
+
+REASON_DREAM_GATE = "dream-mode-effect-gate"
+REASON_ASLEEP = "asleep"
+REASON_SHADOW_FAILED = "shadow-failed"
+REASON_PIPELINE_FAILED = "pipeline-failed"
+
+_MODE: contextvars.ContextVar[Mode] = contextvars.ContextVar("oneiro_mode", default=Mode.AWAKE)
+_CYCLE: contextvars.ContextVar[str | None] = contextvars.ContextVar("oneiro_cycle", default=None)
+
+#: Cycles dreaming right now in this process, per store (keyed by :func:`_store_key`).
+_DREAMING: dict[str, list[str]] = {}
+_DREAMING_LOCK = threading.Lock()
+
+
+class Effect(StrEnum):
+    PURE = "pure"
+    EFFECTFUL = "effectful"
+
+
+class DispatchStatus(StrEnum):
+    OK = "ok"
+    SIMULATED = "simulated"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    """What one dispatch did. ``value`` is the pipeline's (or shadow's) return value; ``reason``
+    says why a dispatch was skipped or failed; ``source`` names the shadow answer (``replay:7``);
+    ``seq`` is the ``dispatches`` row when the dispatch was recorded."""
+
+    pipeline: str
+    effect: Effect
+    mode: Mode
+    status: DispatchStatus
+    value: Any = None
+    reason: str | None = None
+    error: str | None = None
+    source: str | None = None
+    seq: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is DispatchStatus.OK
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A registered pipeline: ``run`` is the caller's function, ``guarded`` the gated wrapper."""
+
+    name: str
+    effect: Effect
+    run: Callable[..., Any]
+    guarded: Callable[..., Any]
+    shadow: Shadow | None
+
+
+def current_mode() -> Mode:
+    """The current execution context's mode (awake unless inside ``Gate.dreaming``)."""
+    return _MODE.get()
+
+
+def current_cycle() -> str | None:
+    """The cycle the current context dreams for, if any."""
+    return _CYCLE.get()
+
+
+def spawn_thread(target: Callable[..., Any], /, *args: Any, **kwargs: Any) -> threading.Thread:
+    """Start a daemon thread running ``target`` in a copy of the caller's context, so it inherits the
+    mode (a plain ``threading.Thread`` would start awake). Returns the started thread."""
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(target, *args), kwargs=kwargs, daemon=True)
+    thread.start()
+    return thread
+
+
+def child_environment() -> dict[str, str]:
+    """Environment entries that carry the current context's mode into a child process."""
+    env = {MODE_ENV: current_mode().value}
+    cycle = current_cycle()
+    if cycle is not None:
+        env[CYCLE_ENV] = cycle
+    return env
+
+
+def adopt_mode(mode: Mode, cycle_id: str | None) -> None:
+    """Set the mode of the calling context for good (a child process's entry point, before it runs
+    anything). Not for in-process use: there, enter :meth:`Gate.dreaming`."""
+    _MODE.set(mode)
+    _CYCLE.set(cycle_id)
+
+
+def request_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str]:
+    """Canonical JSON of a call's arguments and its hash; InvalidInput if they are not JSON."""
+    body = {"args": list(args), "kwargs": kwargs}
+    try:
+        return canonical_json(body), content_hash(body)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"effectful pipelines take JSON-serialisable arguments (they are recorded and replayed): {exc}"
+        ) from exc
+
+
+class Gate:
+    """Registry of pipelines and the dispatch choke point for one store."""
+
+    def __init__(self, store: Store, clock: Clock, sleep: str = "concurrent") -> None:
+        if sleep not in SLEEP_POLICIES:
+            raise ConfigError(f"sleep must be one of {SLEEP_POLICIES}, got {sleep!r}")
+        self.store = store
+        self.clock = clock
+        self.sleep = sleep
+        self._key = _store_key(store)
+        self._pipelines: dict[str, Pipeline] = {}
+        self._lock = threading.Lock()
+
+    # -- registration -----------------------------------------------------------------------
+    def pipeline(
+        self, name: str | None = None, *, effect: str | None = None, shadow: Shadow | None = None
+    ) -> Callable[[F], F]:
+        """Decorator registering ``fn`` under ``name`` (default: its ``__name__``). Returns the gated
+        function for effectful pipelines (calling it while dreaming raises), ``fn`` itself for pure."""
+
+        def decorate(fn: F) -> F:
+            label = name if name is not None else getattr(fn, "__name__", None)
+            entry = self._register(label, fn, effect, shadow)
+            return cast(F, entry.guarded)
+
+        return decorate
+
+    def register(
+        self, name: str, fn: Callable[..., Any], *, effect: str | None = None, shadow: Shadow | None = None
+    ) -> None:
+        """Register ``fn``. Its direct calls are not gated (only the decorator can wrap the name the
+        caller holds); use :meth:`guarded` to get the gated function."""
+        self._register(name, fn, effect, shadow)
+
+    def guarded(self, name: str) -> Callable[..., Any]:
+        """The gated function of a registered pipeline."""
+        return self._lookup(name).guarded
+
+    def pipelines(self) -> dict[str, Effect]:
+        with self._lock:
+            return {name: p.effect for name, p in self._pipelines.items()}
+
+    def _register(self, name: Any, fn: Any, effect: Any, shadow: Any) -> Pipeline:
+        label, cls = _validate(name, fn, effect, shadow)
+        with self._lock:
+            known = self._pipelines.get(label)
+            if known is not None:
+                return _same_or_refuse(known, fn, cls, shadow)
+            guarded = self._guard(label, fn) if cls is Effect.EFFECTFUL else fn
+            entry = Pipeline(label, cls, fn, guarded, shadow)
+            self._pipelines[label] = entry
+            return entry
+
+    def _guard(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            self._refuse_if_closed(name)
+            return fn(*args, **kwargs)
+
+        return guarded
+
+    def _refuse_if_closed(self, name: str) -> None:
+        if current_mode() is Mode.DREAM:
+            raise EffectGateViolation(
+                f"effectful pipeline {name!r} called directly while this context dreams "
+                f"(cycle {current_cycle()}); call gate.dispatch({name!r}, ...) to get its shadow's answer"
+            )
+        if self._asleep():
+            raise EffectGateViolation(
+                f"effectful pipeline {name!r} called while the store sleeps (sleep='exclusive'); "
+                "wait for the cycle to end"
+            )
+
+    # -- dispatch ---------------------------------------------------------------------------
+    def dispatch(self, name: str, /, *args: Any, **kwargs: Any) -> DispatchResult:
+        """Run pipeline ``name`` as the mode allows; the result says what happened (see module doc).
+
+        An :class:`EffectGateViolation` raised inside a pipeline is not turned into an ``error``
+        result: it is a pipeline calling effects behind the gate's back, and propagates.
+        """
+        entry = self._lookup(name)
+        if entry.effect is Effect.PURE:
+            return self._run(entry, current_mode(), args, kwargs)
+        request, digest = request_of(args, kwargs)
+        mode = current_mode()
+        if mode is Mode.DREAM:
+            result = self._shadow(entry, args, kwargs, request, digest)
+        elif self._asleep():
+            result = DispatchResult(name, entry.effect, mode, DispatchStatus.SKIPPED, reason=REASON_ASLEEP)
+        else:
+            result = self._run(entry, mode, args, kwargs)
+        return self._record(result, request, digest)
+
+    def mode(self) -> Mode:
+        """This context's mode; under ``sleep="exclusive"`` every context dreams while a cycle does."""
+        if current_mode() is Mode.DREAM or self._asleep():
+            return Mode.DREAM
+        return Mode.AWAKE
+
+    def _lookup(self, name: str) -> Pipeline:
+        with self._lock:
+            entry = self._pipelines.get(name)
+        if entry is None:
+            raise UnknownPipeline(
+                f"no pipeline named {name!r}; register it with @gate.pipeline(effect=...) first"
+            )
+        return entry
+
+    def _run(
+        self, entry: Pipeline, mode: Mode, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> DispatchResult:
+        try:
+            value = entry.run(*args, **kwargs)
+        except EffectGateViolation:
+            raise
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            return DispatchResult(
+                entry.name,
+                entry.effect,
+                mode,
+                DispatchStatus.ERROR,
+                reason=REASON_PIPELINE_FAILED,
+                error=message,
+            )
+        return DispatchResult(entry.name, entry.effect, mode, DispatchStatus.OK, value=value)
+
+    def _shadow(
+        self, entry: Pipeline, args: tuple[Any, ...], kwargs: dict[str, Any], request: str, digest: str
+    ) -> DispatchResult:
+        skipped = DispatchResult(
+            entry.name, entry.effect, Mode.DREAM, DispatchStatus.SKIPPED, reason=REASON_DREAM_GATE
+        )
+        if entry.shadow is None:
+            return skipped
+        call = ShadowCall(
+            entry.name,
+            args,
+            dict(kwargs),
+            request,
+            digest,
+            current_cycle(),
+            self._replayable(entry.name, digest),
+        )
+        try:
+            answer = entry.shadow.answer(call)
+        except EffectGateViolation:
+            raise
+        except Exception as exc:
+            message = (
+                f"shadow {type(entry.shadow).__name__} of {entry.name!r} raised {type(exc).__name__}: {exc}"
+            )
+            return DispatchResult(
+                entry.name,
+                entry.effect,
+                Mode.DREAM,
+                DispatchStatus.ERROR,
+                reason=REASON_SHADOW_FAILED,
+                error=message,
+            )
+        if answer is None:
+            return skipped
+        return DispatchResult(
+            entry.name,
+            entry.effect,
+            Mode.DREAM,
+            DispatchStatus.SIMULATED,
+            value=answer.value,
+            source=answer.source,
+        )
+
+    def _replayable(self, name: str, digest: str) -> Callable[[], dispatch_rows.DispatchRow | None]:
+        def lookup() -> dispatch_rows.DispatchRow | None:
+            with self.store.snapshot() as conn:
+                return dispatch_rows.latest_replayable(conn, name, digest)
+
+        return lookup
+
+    def _record(self, result: DispatchResult, request: str, digest: str) -> DispatchResult:
+        response, error = (
+            None,
+            result.error or (result.reason if result.status is not DispatchStatus.OK else None),
+        )
+        if result.status in (DispatchStatus.OK, DispatchStatus.SIMULATED):
+            try:
+                response = canonical_json(result.value)
+            except (TypeError, ValueError) as exc:
+                error = f"response not recorded, it is not JSON: {exc}"
+        with self.store.transaction() as conn:
+            seq = dispatch_rows.insert(
+                conn,
+                ts=self.clock(),
+                mode=result.mode.value,
+                pipeline=result.pipeline,
+                effect=result.effect.value,
+                status=result.status.value,
+                request_hash=digest,
+                request=request,
+                response=response,
+                error=error,
+                cycle_id=current_cycle(),
+            )
+        return _with_seq(result, seq)
+
+    def recorded(self, *, pipeline: str | None = None, limit: int = 100) -> list[dispatch_rows.DispatchRow]:
+        """The newest recorded dispatches (of one pipeline, if given)."""
+        with self.store.snapshot() as conn:
+            return dispatch_rows.recent(conn, pipeline=pipeline, limit=limit)
+
+    # -- modes ------------------------------------------------------------------------------
+    @contextmanager
+    def dreaming(self, cycle_id: str) -> Iterator[None]:
+        """Dream mode for the calling context (and the threads, tasks and subprocesses it starts
+        through oneiro) until the block ends; awake again afterwards, whatever happened inside.
+
+        The store's persisted mode is ``dream`` while any cycle of this process dreams on it; each
+        change is journaled as ``mode_change``.
+        """
+        if not isinstance(cycle_id, str) or not cycle_id:
+            raise InvalidInput("a dream needs a non-empty cycle id", field="cycle_id")
+        mode_token, cycle_token = _MODE.set(Mode.DREAM), _CYCLE.set(cycle_id)
+        try:
+            self._enter(cycle_id)
+        except BaseException:
+            _CYCLE.reset(cycle_token)
+            _MODE.reset(mode_token)
+            raise
+        try:
+            yield
+        finally:
+            _CYCLE.reset(cycle_token)
+            _MODE.reset(mode_token)
+            self._leave(cycle_id)
+
+    def _enter(self, cycle_id: str) -> None:
+        with _DREAMING_LOCK:
+            cycles = _DREAMING.setdefault(self._key, [])
+            cycles.append(cycle_id)
+            first = len(cycles) == 1
+        if first:
+            self._persist(Mode.DREAM, cycle_id, cycles)
+
+    def _leave(self, cycle_id: str) -> None:
+        with _DREAMING_LOCK:
+            cycles = _DREAMING.get(self._key, [])
+            cycles.remove(cycle_id)
+            last = not cycles
+            if last:
+                _DREAMING.pop(self._key, None)
+        if last:
+            self._persist(Mode.AWAKE, cycle_id, [])
+
+    def _persist(self, mode: Mode, cycle_id: str, cycles: list[str]) -> None:
+        previous = Mode.AWAKE if mode is Mode.DREAM else Mode.DREAM
+        holder = json.dumps({"pid": os.getpid(), "cycles": list(cycles)}) if cycles else ""
+        payload = {"from": previous.value, "to": mode.value, "sleep": self.sleep, "pid": os.getpid()}
+        with self.store.transaction():
+            self.store.put_meta(MODE_KEY, mode.value)
+            self.store.put_meta(MODE_HOLDER_KEY, holder)
+            self.store.journal_append(self.clock(), "mode_change", payload, cycle_id=cycle_id)
+
+    def store_mode(self) -> Mode:
+        """The store's persisted mode: ``dream`` while a live process dreams on it."""
+        if self.store.get_meta(MODE_KEY, Mode.AWAKE.value) != Mode.DREAM.value:
+            return Mode.AWAKE
+        holder = _holder_pid(self.store.get_meta(MODE_HOLDER_KEY, ""))
+        if holder == os.getpid():
+            with _DREAMING_LOCK:
+                return Mode.DREAM if _DREAMING.get(self._key) else Mode.AWAKE
+        return Mode.AWAKE if _process_is_gone(holder) else Mode.DREAM
+
+    def _asleep(self) -> bool:
+        if self.sleep != "exclusive":
+            return False
+        with _DREAMING_LOCK:
+            if _DREAMING.get(self._key):
+                return True
+        return self.store_mode() is Mode.DREAM
+
+
+def _validate(name: Any, fn: Any, effect: Any, shadow: Any) -> tuple[str, Effect]:
+    if not isinstance(name, str) or not name:
+        raise PipelineRegistrationError(f"a pipeline needs a non-empty string name, got {name!r}")
+    if not callable(fn):
+        raise PipelineRegistrationError(f"pipeline {name!r}: {fn!r} is not callable")
+    choices = ", ".join(repr(e.value) for e in Effect)
+    if effect is None:
+        raise PipelineRegistrationError(
+            f"pipeline {name!r} has no effect class: declare effect={choices} (there is no default)"
+        )
+    if effect not in {e.value for e in Effect}:
+        raise PipelineRegistrationError(f"pipeline {name!r}: unknown effect {effect!r}; use {choices}")
+    cls = Effect(effect)
+    if shadow is not None and cls is Effect.PURE:
+        raise PipelineRegistrationError(
+            f"pipeline {name!r} is pure: it runs in dream mode and takes no shadow"
+        )
+    if shadow is not None and not isinstance(shadow, Shadow):
+        raise PipelineRegistrationError(
+            f"pipeline {name!r}: shadow {shadow!r} is not a oneiro.shadows.Shadow"
+        )
+    return name, cls
+
+
+def _same_or_refuse(known: Pipeline, fn: Any, cls: Effect, shadow: Any) -> Pipeline:
+    if known.effect is not cls:
+        raise PipelineRegistrationError(
+            f"pipeline {known.name!r} is already registered as {known.effect.value}; "
+            f"it cannot also be {cls.value}"
+        )
+    if known.run is not fn or known.shadow is not shadow:
+        raise PipelineRegistrationError(
+            f"pipeline {known.name!r} is already registered with another function or shadow; "
+            "pick another name"
+        )
+    return known
+
+
+def _with_seq(result: DispatchResult, seq: int) -> DispatchResult:
+    return DispatchResult(
+        result.pipeline,
+        result.effect,
+        result.mode,
+        result.status,
+        result.value,
+        result.reason,
+        result.error,
+        result.source,
+        seq,
+    )
+
+
+def _store_key(store: Store) -> str:
+    path = store.path
+    return f"memory:{id(store)}" if path == ":memory:" else os.path.realpath(path)
+
+
+def _holder_pid(holder: str | None) -> int:
+    try:
+        return int(json.loads(holder or "{}").get("pid", 0))
+    except (ValueError, TypeError, AttributeError):
+        return 0
+
+
+def _process_is_gone(pid: int) -> bool:
+    """True when the process that persisted ``dream`` no longer exists (it crashed mid-dream).
+
+    A pid we cannot see (another host sharing the file, or no pid at all) counts as alive: the
+    gate errs towards staying closed.
+    """
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
