@@ -1,0 +1,138 @@
+"""What every benchmark condition shares: a ranking interface, oneiro's memory behind it, a clock
+the harness sets, and an embedder cache so that the raw, dream and dense conditions embed each text
+once.
+
+A condition ranks *documents* (LoCoMo turns, LongMemEval turns or sessions) by a key. oneiro's
+conditions rank through ``Memory.recall`` and count consolidated entries only through their
+sources (:func:`oneiro.recall.source_ranking`), so a dream cannot win by returning more text.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+import numpy as np
+
+from oneiro.backends.embedder import Embedder
+from oneiro.errors import CycleError
+from oneiro.memory import Memory
+from oneiro.recall import source_ranking
+from oneiro.store.vectors import Matrix
+
+K = TypeVar("K", bound=Hashable)
+
+RAW, DREAM, BM25, DENSE = "raw", "dream", "bm25", "dense"
+ALL_CONDITIONS = (RAW, DREAM, BM25, DENSE)
+MEMORY_CONDITIONS = (RAW, DREAM)
+DREAM_UNAVAILABLE = "dreaming is not available in this version (Memory.dream is missing)"
+
+
+@dataclass(frozen=True)
+class Retrieved(Generic[K]):
+    """A ranking cut at k: document keys best first, the words of the context that produced
+    them, and how long the query took."""
+
+    keys: list[K]
+    context_tokens: int
+    seconds: float
+
+
+class Retriever(Protocol[K]):
+    def rank(self, query: str, k: int) -> Retrieved[K]: ...
+
+
+class BenchClock:
+    """The store's clock during a benchmark: set to the episode time being lived, so recency is
+    measured in the conversation's time, not the machine's."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CachedEmbedder(Embedder):
+    """Wraps an embedder and remembers every text's vector, under the same name and dimension,
+    so that a store sees exactly what the wrapped model would give it."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.batch_size = inner.batch_size
+        self._cache: dict[str, Matrix] = {}
+
+    def embed_batch(self, texts: Sequence[str]) -> Matrix:
+        return self.inner.embed_batch(texts)
+
+    def embed(self, texts: Sequence[str]) -> Matrix:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            for text, row in zip(missing, self.inner.embed(missing), strict=True):
+                self._cache[text] = row
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack([self._cache[t] for t in texts])
+
+
+def require_dream(conditions: Sequence[str]) -> None:
+    """Fail before any work when the dream condition is asked of a version that cannot dream."""
+    if DREAM in conditions and not callable(getattr(Memory, "dream", None)):
+        raise CycleError(DREAM_UNAVAILABLE)
+
+
+def dream(memory: Memory, reason: str) -> Any:
+    """One dream cycle on ``memory``; never faked."""
+    method = getattr(memory, "dream", None)
+    if not callable(method):
+        raise CycleError(DREAM_UNAVAILABLE)
+    return method(reason=reason)
+
+
+class MemoryRetriever(Generic[K]):
+    """oneiro's own condition: ``recall(query, k)``, entries expanded to their source episodes in
+    rank order, duplicates dropped, cut at k, each episode mapped to its document key.
+
+    When entries share sources the expansion can come up short of k; recall is then asked for
+    twice as many hits (up to the store's size) so every condition is judged on k documents.
+    """
+
+    def __init__(self, memory: Memory, key_of: dict[str, K], clock: BenchClock, now: float) -> None:
+        self.memory = memory
+        self.key_of = key_of
+        self.clock = clock
+        self.now = now
+
+    def rank(self, query: str, k: int) -> Retrieved[K]:
+        self.clock.now = self.now
+        start = time.perf_counter()
+        asked = k
+        while True:
+            hits = self.memory.recall(query, asked)
+            ids = source_ranking(hits, k)
+            if len(ids) >= k or len(hits) < asked or asked >= len(self.key_of) * 4:
+                break
+            asked *= 2
+        seconds = time.perf_counter() - start
+        wanted, seen, used = set(ids), set[str](), list[str]()
+        for hit in hits:
+            used.append(hit.item.text)
+            seen.update(hit.sources)
+            if wanted <= seen:
+                break
+        keys = [self.key_of[i] for i in ids if i in self.key_of]
+        return Retrieved(keys, sum(len(t.split()) for t in used), seconds)
+
+
+def timed_rank(
+    order: Callable[[str], Sequence[int]], keys: Sequence[K], texts: Sequence[str], query: str, k: int
+) -> Retrieved[K]:
+    """Run a full-corpus ranking function and cut it at k (the anchors' shared tail)."""
+    start = time.perf_counter()
+    top = list(order(query))[:k]
+    seconds = time.perf_counter() - start
+    return Retrieved([keys[i] for i in top], sum(len(texts[i].split()) for i in top), seconds)
