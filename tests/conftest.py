@@ -3,7 +3,9 @@ and an isolated state directory for CLI tests."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,46 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root.mkdir()
     (root / "oneiro.toml").write_text('[embedder]\nname = "hashing"\n', encoding="utf-8")
     return root
+
+
+Dump = dict[str, list[tuple[object, ...]]]
+
+
+def dump_tables(conn: sqlite3.Connection) -> Dump:
+    """Every row of every table (full-text shadow tables included), in rowid order: two equal
+    dumps mean two stores a reader cannot tell apart."""
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name"
+        )
+    ]
+    schema = [tuple(r) for r in conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name")]
+    out: Dump = {"sqlite_master": schema}
+    for name in names:
+        out[name] = [tuple(r) for r in conn.execute(f'SELECT * FROM "{name}" ORDER BY 1')]
+    return out
+
+
+def dump_file(path: Path) -> Dump:
+    """A dump of the store file at ``path`` through a fresh connection (sees committed data only)."""
+    conn = sqlite3.connect(path)
+    try:
+        return dump_tables(conn)
+    finally:
+        conn.close()
+
+
+def file_digests(path: Path) -> dict[str, str]:
+    """SHA-256 of the store file and its write-ahead log (absent files map to '')."""
+    out = {}
+    for suffix in ("", "-wal"):
+        f = Path(str(path) + suffix)
+        out[f.name] = hashlib.sha256(f.read_bytes()).hexdigest() if f.exists() else ""
+    return out
+
+
+@pytest.fixture
+def dump() -> Callable[[sqlite3.Connection], Dump]:
+    return dump_tables

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from oneiro.errors import MigrationError, SchemaTooNew
+from oneiro.store import undo
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,61 @@ CREATE VIRTUAL TABLE search USING fts5(
 );
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial", _script(INITIAL)),)
+PLAYBOOK = """
+CREATE TABLE playbook_items (
+  id TEXT PRIMARY KEY,
+  pos INTEGER NOT NULL,
+  section TEXT NOT NULL,
+  text TEXT NOT NULL,
+  params TEXT NOT NULL,
+  helpful INTEGER NOT NULL DEFAULT 0,
+  harmful INTEGER NOT NULL DEFAULT 0,
+  version INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE playbook_revisions (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  op TEXT NOT NULL CHECK (op IN ('add', 'edit', 'remove')),
+  item_id TEXT,
+  section TEXT NOT NULL,
+  text TEXT NOT NULL,
+  params TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  evidence TEXT NOT NULL,
+  base_version INTEGER,
+  base_sha TEXT NOT NULL,
+  diff TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('proposed', 'active', 'rejected', 'rolled_back')),
+  proposed_by TEXT NOT NULL,
+  decided_by TEXT,
+  decided_at REAL,
+  decision TEXT,
+  validated_sha TEXT,
+  probes TEXT,
+  before_items TEXT,
+  activated_at REAL,
+  cycle_id TEXT,
+  created_at REAL NOT NULL
+);
+CREATE INDEX playbook_revisions_status ON playbook_revisions(status, seq);
+CREATE TABLE constraints (
+  name TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  source TEXT NOT NULL,
+  created_at REAL NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial", _script(INITIAL)),
+    Migration(2, "playbook", _script(PLAYBOOK)),
+)
+
+# A cycle's playbook proposals revert with the cycle, like its entries.
+undo.register("playbook_items", "id")
+undo.register("playbook_revisions", "id")
+undo.register("constraints", "name")
 
 
 def _ensure_table(conn: sqlite3.Connection) -> None:
@@ -229,7 +284,11 @@ def pending(conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRAT
 
 
 def apply(conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[str]:
-    """Apply every pending migration, each in its own transaction; return their names."""
+    """Apply every pending migration in one transaction; return their names.
+
+    Any failure (SQL or Python, even an interrupt) rolls the whole batch back, so the store is
+    left at the version it had and the connection is not left inside a transaction.
+    """
     done: list[str] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -246,7 +305,10 @@ def apply(conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIO
     except SchemaTooNew:
         conn.execute("ROLLBACK")
         raise
-    except sqlite3.Error as exc:
+    except Exception as exc:
         conn.execute("ROLLBACK")
         raise MigrationError(f"migration failed and was rolled back: {exc}") from exc
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
     return done

@@ -19,18 +19,37 @@ from oneiro.errors import DimensionMismatch
 Matrix = npt.NDArray[np.float32]
 
 
+def _built_with(conn: sqlite3.Connection) -> tuple[str, int] | None:
+    """(model, dim) of the store's first vector: every later one must match it. Reading by rowid
+    costs one b-tree step whatever the store's size."""
+    row = conn.execute("SELECT model, dim FROM vectors ORDER BY rowid LIMIT 1").fetchone()
+    return None if row is None else (str(row[0]), int(row[1]))
+
+
 def check_dim(conn: sqlite3.Connection, model: str, dim: int) -> None:
-    row = conn.execute("SELECT dim FROM vectors WHERE model = ? LIMIT 1", (model,)).fetchone()
-    if row is not None and int(row[0]) != dim:
+    """Refuse vectors of another dimension, or of another model even at the same dimension (two
+    models' vectors side by side make every similarity between them meaningless)."""
+    built = _built_with(conn)
+    if built is None or built == (model, dim):
+        return
+    if built[0] == model:
         raise DimensionMismatch(
-            f"the store holds {row[0]}-dimensional vectors for model {model!r}; got {dim}. "
+            f"the store holds {built[1]}-dimensional vectors for model {model!r}; got {dim}. "
             "Use the same embedder settings the store was built with"
         )
-    other = conn.execute("SELECT model, dim FROM vectors WHERE model != ? LIMIT 1", (model,)).fetchone()
-    if other is not None and int(other[1]) != dim:
+    raise DimensionMismatch(
+        f"the store was built with embedder {built[0]!r} ({built[1]} dimensions); "
+        f"{model!r} gives {dim}. Open it with the embedder it was built with"
+    )
+
+
+def check_model(conn: sqlite3.Connection, model: str) -> None:
+    """Refuse to read a store's vectors as if another model had made them."""
+    built = _built_with(conn)
+    if built is not None and built[0] != model:
         raise DimensionMismatch(
-            f"the store was built with embedder {other[0]!r} ({other[1]} dimensions); "
-            f"{model!r} gives {dim}. Open it with the embedder it was built with"
+            f"the store was built with embedder {built[0]!r} ({built[1]} dimensions), not {model!r}. "
+            "Open it with the embedder it was built with"
         )
 
 
@@ -72,6 +91,7 @@ class VectorRows:
 
 def load(conn: sqlite3.Connection, model: str, after_rowid: int = 0) -> VectorRows:
     """Vectors of ``model`` stored after ``after_rowid``, oldest first, with their items' facts."""
+    check_model(conn, model)
     rows = conn.execute(
         "SELECT v.rowid AS rowid, v.item_id, v.item_type, v.dim, v.vec, "
         "COALESCE(e.ts, n.valid_from, n.created_at, 0) AS ts, COALESCE(e.session, '') AS session, "
