@@ -3,7 +3,8 @@
 - ``recall_at_k``: LoCoMo's evidence recall, the fraction of gold ids among the top k (an item with
   no evidence counts 1, as in the LoCoMo evaluation).
 - ``recall_any`` / ``recall_all`` / ``ndcg_at_k``: LongMemEval's official retrieval metrics. NDCG uses
-  binary relevance and the ideal ranking of all gold items, and is 0 when there is no gold item.
+  binary relevance, the Järvelin-Kekäläinen discount and the ideal ranking of all gold items, and
+  is 0 when there is no gold item.
 - ``first_appearance``: turns to sessions, ranked by where each session first appears (how a turn
   ranking becomes a session ranking in both benchmarks).
 """
@@ -36,8 +37,10 @@ def recall_all(ranked: Sequence[K], gold: Iterable[K], k: int) -> float:
 
 
 def dcg(relevances: Sequence[float]) -> float:
-    """Discounted cumulative gain, rank r (1-based) weighted 1 / log2(r + 1)."""
-    return sum(rel / math.log2(rank + 1) for rank, rel in enumerate(relevances, 1))
+    """Discounted cumulative gain as Järvelin and Kekäläinen (2002) define it with base 2, and as
+    LongMemEval's official evaluation computes it: rank 1 undiscounted, rank r >= 2 weighted
+    1 / log2(r) (so ranks 1 and 2 weigh the same)."""
+    return sum(rel / max(1.0, math.log2(rank)) for rank, rel in enumerate(relevances, 1))
 
 
 def ndcg_at_k(ranked: Sequence[K], gold: Iterable[K], k: int) -> float:

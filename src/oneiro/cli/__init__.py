@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import sys
 
-from oneiro.cli import awake, demo
+from oneiro.cli import awake, bench, demo
 from oneiro.cli.common import app, console
 from oneiro.errors import OneiroError
 
 awake.register(app)
 demo.register(app)
+bench.register(app)
 
 
 def main() -> None:
