@@ -1,0 +1,623 @@
+"""The playbook: procedural memory as addressable items, rendered as PLAYBOOK.md.
+
+Items (id, section, text, parameters, helpful and harmful counts) change only through revisions.
+The active playbook is what awake mode reads; a candidate is the active playbook with one revision
+applied, computed, never stored (blue-green). Before a candidate becomes active it must pass every
+probe (built-in: it renders, it breaks no constraint, it loses no item without a remove, it carries
+no poisoning signature; plus any callable a user registers). Validation stores the sha256 of the
+candidate's rendering; promotion recomputes the candidate and refuses unless the hash matches, so
+what becomes active is exactly the bytes that were validated. Rollback restores the items an active
+revision replaced, exactly.
+
+Constraints are limits no revision may change (a parameter range, a locked item or section, text
+that may never appear). They come from a TOML file or the API, never from a revision; a revision
+that would break one is rejected and journaled.
+
+Policy per store (``meta`` key ``playbook_policy``): ``manual`` (a person approves) or ``auto``
+(awake validation promotes a revision once every entry it cites as evidence is validated). Dreams
+only propose.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import re
+import time
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from oneiro.dream.ops.poisoning import signatures
+from oneiro.dream.writes import RevisionProposal
+from oneiro.errors import ConfigError, ConstraintViolation, RevisionError
+from oneiro.model import EntryStatus, Provenance, canonical_json, content_hash
+from oneiro.store import entries as entry_rows
+from oneiro.store import episodes as episode_rows
+from oneiro.store import journal, meta
+from oneiro.store import playbook as rows
+from oneiro.store.protocol import Store
+
+POLICY_KEY = "playbook_policy"
+POLICIES = ("manual", "auto")
+AUTO_DECIDER = "auto-policy"
+#: Hex digits of a revision or item id: 48 bits, ample for one store's playbook.
+REVISION_ID_HEX = 12
+OPS = ("add", "edit", "remove")
+TITLE = "# Playbook\n"
+
+
+class RevisionStatus(StrEnum):
+    PROPOSED = "proposed"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    ROLLED_BACK = "rolled_back"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One rule of the playbook."""
+
+    id: str
+    section: str
+    text: str
+    params: dict[str, Any] = field(default_factory=dict)
+    helpful: int = 0
+    harmful: int = 0
+    version: int = 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A change to one item, with its diff, evidence and the decision taken on it."""
+
+    id: str
+    seq: int
+    op: str
+    item_id: str | None
+    section: str
+    text: str
+    params: dict[str, Any]
+    reason: str
+    evidence: tuple[str, ...]
+    base_version: int | None
+    base_sha: str
+    diff: str
+    status: RevisionStatus
+    proposed_by: str
+    decided_by: str | None = None
+    decided_at: float | None = None
+    decision: str | None = None
+    validated_sha: str | None = None
+    probes: dict[str, Any] = field(default_factory=dict)
+    cycle_id: str | None = None
+    created_at: float = 0.0
+    activated_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A limit on the playbook that no revision may change or break. ``kind`` is one of
+    :data:`CONSTRAINT_FIELDS`; ``spec`` holds its fields."""
+
+    name: str
+    kind: str
+    spec: dict[str, Any]
+    source: str = "api"
+
+    def broken_by(self, before: Sequence[Item], after: Sequence[Item]) -> bool:
+        return _CHECKS[self.kind](self.spec, before, after)
+
+
+def replace_fields(rev: Revision, **changes: Any) -> Revision:
+    return dataclasses.replace(rev, **changes)
+
+
+def new_item_id(section: str, text: str) -> str:
+    return "item-" + content_hash({"section": section, "text": text})[:REVISION_ID_HEX]
+
+
+# -- rendering --------------------------------------------------------------------------------
+def _render_item(item: Item) -> str:
+    line = f"- **[{item.id}]** {item.text}"
+    if item.params:
+        line += " — " + ", ".join(f"`{k}={canonical_json(v)}`" for k, v in sorted(item.params.items()))
+    return line + f" (helpful {item.helpful}, harmful {item.harmful})\n"
+
+
+def render(items: Sequence[Item]) -> str:
+    """PLAYBOOK.md: sections in order of first appearance, items in playbook order."""
+    sections: dict[str, list[Item]] = {}
+    for item in items:
+        sections.setdefault(item.section, []).append(item)
+    parts = [TITLE]
+    for name, members in sections.items():
+        parts.append(f"\n## {name}\n\n")
+        parts.extend(_render_item(i) for i in members)
+    return "".join(parts)
+
+
+def sha256(markdown: str) -> str:
+    return hashlib.sha256(markdown.encode("utf-8")).hexdigest()
+
+
+def diff(before: str, after: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            before.splitlines(keepends=True),
+            after.splitlines(keepends=True),
+            fromfile="PLAYBOOK.md (active)",
+            tofile="PLAYBOOK.md (candidate)",
+        )
+    )
+
+
+# -- applying a revision ----------------------------------------------------------------------
+def apply(items: Sequence[Item], rev: Revision) -> list[Item]:
+    """The candidate: ``items`` with ``rev`` applied. Raises RevisionError when it cannot apply."""
+    if rev.op not in OPS:
+        raise RevisionError(f"unknown revision op {rev.op!r}; use one of {', '.join(OPS)}")
+    index = {i.id: n for n, i in enumerate(items)}
+    out = list(items)
+    if rev.op == "add":
+        if rev.item_id in index:
+            raise RevisionError(f"item {rev.item_id} already exists; propose an edit instead")
+        if not rev.text.strip():
+            raise RevisionError("an added item needs text")
+        out.append(Item(rev.item_id or new_item_id(rev.section, rev.text), rev.section, rev.text, rev.params))
+        return out
+    if rev.item_id not in index:
+        raise RevisionError(f"no playbook item {rev.item_id!r} to {rev.op}")
+    n = index[rev.item_id]
+    if rev.base_version is not None and items[n].version != rev.base_version:
+        raise RevisionError(
+            f"revision {rev.id} conflicts: item {rev.item_id} changed since it was proposed "
+            f"(version {rev.base_version} -> {items[n].version}); propose it again"
+        )
+    if rev.op == "remove":
+        del out[n]
+        return out
+    old = items[n]
+    out[n] = dataclasses.replace(
+        old,
+        section=rev.section or old.section,
+        text=rev.text or old.text,
+        params={**old.params, **rev.params},
+        version=old.version + 1,
+    )
+    return out
+
+
+def conflicting(rev: Revision, pending: Sequence[Revision]) -> Revision | None:
+    """A pending revision that edits or removes the same item from the same base, if any."""
+    if rev.op == "add":
+        return next(
+            (p for p in pending if p.op == "add" and p.item_id == rev.item_id and p.id != rev.id), None
+        )
+    return next(
+        (
+            p
+            for p in pending
+            if p.id != rev.id
+            and p.item_id == rev.item_id
+            and p.op != "add"
+            and p.base_version == rev.base_version
+        ),
+        None,
+    )
+
+
+def admission_problem(rev: Revision, from_dream: bool) -> str | None:
+    """Why a revision may not even be proposed (None when it may)."""
+    if rev.op not in OPS:
+        return f"unknown revision op {rev.op!r}"
+    texts = [rev.text, *(v for v in rev.params.values() if isinstance(v, str))]
+    found = sorted({s for t in texts for s in signatures(t)})
+    if found:
+        return f"poisoning signature in revision text: {', '.join(found)}"
+    if from_dream and not rev.evidence:
+        return "a dream revision must cite its evidence"
+    return None
+
+
+# -- constraints ------------------------------------------------------------------------------
+def _in_scope(spec: Mapping[str, Any], item: Item) -> bool:
+    return "section" not in spec or item.section == spec["section"]
+
+
+def _param_range(spec: Mapping[str, Any], before: Sequence[Item], after: Sequence[Item]) -> bool:
+    lo, hi = spec.get("min", float("-inf")), spec.get("max", float("inf"))
+    for item in after:
+        if _in_scope(spec, item) and spec["param"] in item.params:
+            value = item.params[spec["param"]]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+                return True
+    return False
+
+
+def _frozen(items: Sequence[Item], keep: Callable[[Item], bool]) -> list[tuple[str, str, str, str]]:
+    return [(i.id, i.section, i.text, canonical_json(i.params)) for i in items if keep(i)]
+
+
+def _locked_item(spec: Mapping[str, Any], before: Sequence[Item], after: Sequence[Item]) -> bool:
+    return _frozen(before, lambda i: i.id == spec["item"]) != _frozen(after, lambda i: i.id == spec["item"])
+
+
+def _locked_section(spec: Mapping[str, Any], before: Sequence[Item], after: Sequence[Item]) -> bool:
+    def keep(i: Item) -> bool:
+        return bool(i.section == spec["section"])
+
+    return _frozen(before, keep) != _frozen(after, keep)
+
+
+def _forbidden_text(spec: Mapping[str, Any], before: Sequence[Item], after: Sequence[Item]) -> bool:
+    pattern = re.compile(spec["pattern"], re.IGNORECASE)
+    return any(pattern.search(i.text) for i in after)
+
+
+_CHECKS: dict[str, Callable[[Mapping[str, Any], Sequence[Item], Sequence[Item]], bool]] = {
+    "param_range": _param_range,
+    "locked_item": _locked_item,
+    "locked_section": _locked_section,
+    "forbidden_text": _forbidden_text,
+}
+#: Each kind's fields: (name, required, allowed types).
+CONSTRAINT_FIELDS: dict[str, tuple[tuple[str, bool, tuple[type, ...]], ...]] = {
+    "param_range": (
+        ("param", True, (str,)),
+        ("min", False, (int, float)),
+        ("max", False, (int, float)),
+        ("section", False, (str,)),
+    ),
+    "locked_item": (("item", True, (str,)),),
+    "locked_section": (("section", True, (str,)),),
+    "forbidden_text": (("pattern", True, (str,)),),
+}
+
+
+def violations(constraints: Sequence[Constraint], before: Sequence[Item], after: Sequence[Item]) -> list[str]:
+    """Names of the constraints that going from ``before`` to ``after`` breaks."""
+    return [c.name for c in constraints if c.broken_by(before, after)]
+
+
+def parse_constraint(raw: Mapping[str, Any], source: str, where: str) -> Constraint:
+    """One constraint from a mapping; ConfigError naming ``where`` for anything malformed."""
+    name, kind = raw.get("name"), raw.get("kind")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{where}: a constraint needs a non-empty string 'name'")
+    if kind not in CONSTRAINT_FIELDS:
+        raise ConfigError(f"{where}: constraint {name!r} has kind {kind!r}; use one of {', '.join(_CHECKS)}")
+    allowed = {f for f, _, _ in CONSTRAINT_FIELDS[kind]} | {"name", "kind"}
+    extra = set(raw) - allowed
+    if extra:
+        raise ConfigError(f"{where}: constraint {name!r} has unknown fields {sorted(extra)}")
+    for fname, required, types in CONSTRAINT_FIELDS[kind]:
+        value = raw.get(fname)
+        if value is None:
+            if required:
+                raise ConfigError(f"{where}: constraint {name!r} ({kind}) needs '{fname}'")
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise ConfigError(f"{where}: constraint {name!r}: '{fname}' has the wrong type ({value!r})")
+    if kind == "forbidden_text":
+        try:
+            re.compile(raw["pattern"])
+        except re.error as exc:
+            raise ConfigError(f"{where}: constraint {name!r}: bad pattern: {exc}") from exc
+    spec = {k: v for k, v in raw.items() if k not in {"name", "kind"}}
+    return Constraint(name, kind, spec, source)
+
+
+def load_constraints(path: Path) -> list[Constraint]:
+    """Constraints from a TOML file of ``[[constraint]]`` tables. Any error is a ConfigError and
+    nothing is loaded."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"constraints file {path} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    extra = set(data) - {"constraint"}
+    tables = data.get("constraint", [])
+    if extra or not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{path}: expected only [[constraint]] tables")
+    out = [parse_constraint(t, str(path), f"{path} constraint #{n}") for n, t in enumerate(tables, 1)]
+    names = [c.name for c in out]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: constraint names must be unique")
+    return out
+
+
+# -- probes -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProbeInput:
+    active: Sequence[Item]
+    candidate: Sequence[Item]
+    revision: Revision
+    markdown: str
+    constraints: Sequence[Constraint]
+
+
+#: A probe returns None when the candidate passes, else what is wrong.
+Probe = Callable[[ProbeInput], str | None]
+
+
+def _probe_renders(p: ProbeInput) -> str | None:
+    if render(p.candidate) != p.markdown or not p.markdown.startswith(TITLE):
+        return "rendering is not deterministic"
+    missing = [i.id for i in p.candidate if f"[{i.id}]" not in p.markdown]
+    return f"items missing from the rendering: {missing}" if missing else None
+
+
+def _probe_constraints(p: ProbeInput) -> str | None:
+    broken = violations(p.constraints, p.active, p.candidate)
+    return f"breaks constraint {', '.join(broken)}" if broken else None
+
+
+def _probe_no_item_lost(p: ProbeInput) -> str | None:
+    kept = {i.id for i in p.candidate}
+    lost = [
+        i.id
+        for i in p.active
+        if i.id not in kept and not (p.revision.op == "remove" and i.id == p.revision.item_id)
+    ]
+    return f"items lost without a remove revision: {lost}" if lost else None
+
+
+def _probe_no_injection(p: ProbeInput) -> str | None:
+    found = sorted({s for i in p.candidate for s in signatures(i.text)})
+    return f"poisoning signatures in the candidate: {found}" if found else None
+
+
+BUILTIN_PROBES: dict[str, Probe] = {
+    "renders": _probe_renders,
+    "constraints": _probe_constraints,
+    "no-item-lost": _probe_no_item_lost,
+    "no-injection": _probe_no_injection,
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    revision: Revision
+    items: list[Item]
+    markdown: str
+    sha: str
+    diff: str
+    probes: dict[str, str | None]
+
+    @property
+    def passed(self) -> bool:
+        return all(v is None for v in self.probes.values())
+
+
+# -- the service ------------------------------------------------------------------------------
+class Playbook:
+    """The playbook of one store: read it, propose, validate, promote, reject, roll back.
+
+    Every method that writes runs in one transaction (joining the caller's, if any), and any
+    error leaves the tables as they were.
+    """
+
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+        self.probes: dict[str, Probe] = dict(BUILTIN_PROBES)
+
+    def register_probe(self, name: str, probe: Probe) -> None:
+        """Add a check every candidate must pass before it becomes active."""
+        if name in self.probes:
+            raise ValueError(f"a probe named {name!r} is already registered")
+        self.probes[name] = probe
+
+    # -- reading
+    def items(self) -> list[Item]:
+        with self.store.snapshot() as conn:
+            return rows.items(conn)
+
+    def render(self) -> str:
+        return render(self.items())
+
+    def revisions(self, *statuses: RevisionStatus) -> list[Revision]:
+        with self.store.snapshot() as conn:
+            return rows.revisions(conn, *(s.value for s in statuses))
+
+    def revision(self, revision_id: str) -> Revision:
+        with self.store.snapshot() as conn:
+            rev = rows.revision(conn, revision_id)
+        if rev is None:
+            raise RevisionError(f"no revision {revision_id!r}; list them with 'oneiro playbook show'")
+        return rev
+
+    def constraints(self) -> list[Constraint]:
+        with self.store.snapshot() as conn:
+            return rows.constraints(conn)
+
+    @property
+    def policy(self) -> str:
+        return self.store.get_meta(POLICY_KEY, "manual") or "manual"
+
+    def set_policy(self, policy: str) -> None:
+        if policy not in POLICIES:
+            raise ConfigError(f"playbook policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+        with self.store.transaction() as conn:
+            meta.put(conn, POLICY_KEY, policy)
+
+    # -- constraints
+    def add_constraint(self, constraint: Constraint | Mapping[str, Any]) -> Constraint:
+        c = (
+            constraint
+            if isinstance(constraint, Constraint)
+            else parse_constraint(constraint, "api", "constraint")
+        )
+        parse_constraint({"name": c.name, "kind": c.kind, **c.spec}, c.source, "constraint")
+        with self.store.transaction() as conn:
+            rows.put_constraint(conn, c, self.clock())
+        return c
+
+    def load_constraints(self, path: Path) -> list[Constraint]:
+        loaded = load_constraints(path)
+        with self.store.transaction() as conn:
+            for c in loaded:
+                rows.put_constraint(conn, c, self.clock())
+        return loaded
+
+    # -- changing
+    def propose(self, proposal: RevisionProposal, *, by: str = "user") -> Revision:
+        """Store a proposal. A conflicting one (same item, same base as a pending revision) is a
+        RevisionError and nothing is stored; one that breaks a constraint is stored as rejected and
+        journaled, and returned with that status."""
+        now = self.clock()
+        with self.store.transaction() as conn:
+            rev = rows.draft(conn, proposal, proposed_by=by, now=now)
+            rival = conflicting(rev, rows.revisions(conn, RevisionStatus.PROPOSED.value))
+            if rival is not None:
+                raise RevisionError(
+                    f"revision conflicts with pending revision {rival.id}: both change item "
+                    f"{rev.item_id} from the same base; approve or reject {rival.id} first"
+                )
+            if rows.insert_revision(conn, rev) and rev.status == RevisionStatus.REJECTED:
+                journal.append(conn, now, "revision_rejected", {"revision": rev.id, "reason": rev.decision})
+            found = rows.revision(conn, rev.id)
+        assert found is not None
+        return found
+
+    def candidate(self, revision_id: str) -> Candidate:
+        """The active playbook with this revision applied, rendered and probed (reads only)."""
+        with self.store.snapshot() as conn:
+            rev = self._pending(conn, revision_id)
+            active = rows.items(conn)
+            known = rows.constraints(conn)
+        cand = apply(active, rev)
+        markdown = render(cand)
+        inp = ProbeInput(active, cand, rev, markdown, known)
+        results = {name: _run_probe(probe, inp) for name, probe in self.probes.items()}
+        return Candidate(rev, cand, markdown, sha256(markdown), diff(render(active), markdown), results)
+
+    def validate(self, revision_id: str) -> Candidate:
+        """Probe the candidate and store the sha256 of its rendering. A failing probe rejects the
+        revision (journaled) and raises ConstraintViolation or RevisionError."""
+        with self.store.transaction() as conn:
+            cand = self.candidate(revision_id)
+            failed = {k: v for k, v in cand.probes.items() if v is not None}
+            if failed:
+                self._reject(
+                    conn, revision_id, "probe:" + ",".join(failed), "; ".join(map(str, failed.values()))
+                )
+            else:
+                rows.set_validated(conn, revision_id, cand.sha, dict(cand.probes))
+        if failed:
+            cls = ConstraintViolation if "constraints" in failed else RevisionError
+            raise cls(f"revision {revision_id} failed probes and was rejected: {failed}")
+        return cand
+
+    def promote(self, revision_id: str, *, by: str = "user") -> Revision:
+        """Make a validated revision's candidate active, refusing unless its rendering hashes to
+        exactly what was validated."""
+        with self.store.transaction() as conn:
+            rev = self._pending(conn, revision_id)
+            if rev.validated_sha is None:
+                raise RevisionError(f"revision {revision_id} has not been validated; validate it first")
+            active = rows.items(conn)
+            cand = apply(active, rev)
+            if sha256(render(cand)) != rev.validated_sha:
+                raise RevisionError(
+                    f"revision {revision_id}: the candidate is not the one validated (the active "
+                    "playbook changed since); validate it again"
+                )
+            rows.replace_items(conn, cand)
+            if sha256(render(rows.items(conn))) != rev.validated_sha:
+                raise RevisionError(
+                    f"revision {revision_id}: stored playbook differs from the validated bytes"
+                )
+            now = self.clock()
+            rows.decide(
+                conn, revision_id, RevisionStatus.ACTIVE, by=by, at=now, decision="promoted", before=active
+            )
+            journal.append(
+                conn, now, "revision_active", {"revision": revision_id, "by": by, "sha": rev.validated_sha}
+            )
+        return self.revision(revision_id)
+
+    def approve(self, revision_id: str, *, by: str = "user") -> Revision:
+        """Validate and promote in one transaction."""
+        with self.store.transaction():
+            self.validate(revision_id)
+            return self.promote(revision_id, by=by)
+
+    def reject(self, revision_id: str, *, by: str = "user", reason: str = "rejected") -> Revision:
+        with self.store.transaction() as conn:
+            self._pending(conn, revision_id)
+            self._reject(conn, revision_id, by, reason)
+        return self.revision(revision_id)
+
+    def rollback(self, *, by: str = "user") -> Revision:
+        """Restore the playbook the most recently activated revision replaced, exactly."""
+        with self.store.transaction() as conn:
+            last = rows.last_active(conn)
+            if last is None:
+                raise RevisionError("nothing to roll back: no active revision")
+            rev, before = last
+            rows.replace_items(conn, before)
+            now = self.clock()
+            rows.decide(conn, rev.id, RevisionStatus.ROLLED_BACK, by=by, at=now, decision="rolled back")
+            journal.append(conn, now, "revision_rolled_back", {"revision": rev.id, "by": by})
+        return self.revision(rev.id)
+
+    def auto_promote(self) -> list[str]:
+        """Under the ``auto`` policy, approve every pending revision whose cited entries are all
+        validated; return their ids. Awake-side only: the validator calls it."""
+        if self.policy != "auto":
+            return []
+        done: list[str] = []
+        with self.store.transaction() as conn:
+            for rev in rows.revisions(conn, RevisionStatus.PROPOSED.value):
+                if not evidence_validated(conn, rev):
+                    continue
+                try:
+                    self.approve(rev.id, by=AUTO_DECIDER)
+                except (RevisionError, ConstraintViolation):
+                    continue
+                done.append(rev.id)
+        return done
+
+    # -- internals
+    def _pending(self, conn: Any, revision_id: str) -> Revision:
+        rev = rows.revision(conn, revision_id)
+        if rev is None:
+            raise RevisionError(f"no revision {revision_id!r}; list them with 'oneiro playbook show'")
+        if rev.status != RevisionStatus.PROPOSED:
+            raise RevisionError(
+                f"revision {revision_id} is already {rev.status.value}; it cannot be decided again"
+            )
+        return rev
+
+    def _reject(self, conn: Any, revision_id: str, by: str, reason: str) -> None:
+        now = self.clock()
+        rows.decide(conn, revision_id, RevisionStatus.REJECTED, by=by, at=now, decision=reason)
+        journal.append(conn, now, "revision_rejected", {"revision": revision_id, "by": by, "reason": reason})
+
+
+def _run_probe(probe: Probe, inp: ProbeInput) -> str | None:
+    try:
+        return probe(inp)
+    except Exception as exc:  # a user probe that crashes fails, it does not pass
+        return f"probe raised {type(exc).__name__}: {exc}"
+
+
+def evidence_validated(conn: Any, rev: Revision) -> bool:
+    """True when the revision cites at least one entry, every cited entry is validated, and every
+    other cited id is an awake episode: dream output alone never qualifies."""
+    found = entry_rows.get(conn, rev.evidence)
+    if not found or any(e.status != EntryStatus.VALIDATED for e in found.values()):
+        return False
+    others = [i for i in rev.evidence if i not in found]
+    episodes = episode_rows.get(conn, others)
+    return len(episodes) == len(others) and all(e.provenance == Provenance.AWAKE for e in episodes.values())
