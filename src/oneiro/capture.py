@@ -3,8 +3,8 @@
 Validation is total and happens before anything is embedded or written, so a bad item anywhere in
 a batch leaves the store untouched. Importance (T0) follows Park et al. (2023) in spirit and scale
 (0-10, so the reflection threshold of 150 keeps its meaning) but is computed, not asked of an LLM:
-a kind weight times the weighted mean of the signals present (novelty, |residual|, arousal,
-explicit feedback).
+a kind weight times a noisy-OR of the signals present (novelty, |residual|, arousal, explicit
+feedback), so a signal can raise importance and never lower it.
 """
 
 from __future__ import annotations
@@ -214,7 +214,15 @@ def novelty(batch: Matrix, recent: Matrix, neighbours: int) -> list[float]:
 
 
 def importance(ep: Episode, novelty_value: float, config: CaptureConfig) -> float:
-    """Importance on a 0-10 scale from the signals present on the episode."""
+    """Importance on a 0-10 scale: a kind weight times a noisy-OR of the signals present.
+
+    Each signal ``s`` in [0, 1] with weight ``w`` leaves a share ``(1 - s) ** (w / w_max)`` of the
+    episode unremarkable; importance is one minus the product of those shares. So any strong
+    signal alone (novelty, surprise, arousal, feedback) makes an episode memorable, and a signal
+    that is present can only raise importance, never lower it: recording a residual, an affect or
+    feedback never makes an episode count for less than the same episode without it. With the
+    default weights a plain message scores ``10 x kind weight x novelty``.
+    """
     parts: list[tuple[float, float]] = [(config.w_novelty, novelty_value)]
     if ep.residual is not None:
         r = abs(ep.residual)
@@ -223,7 +231,11 @@ def importance(ep: Episode, novelty_value: float, config: CaptureConfig) -> floa
         parts.append((config.w_arousal, abs(ep.affect.arousal)))
     if ep.feedback is not None:
         parts.append((config.w_feedback, abs(ep.feedback)))
-    total = sum(w for w, _ in parts)
-    mean = sum(w * s for w, s in parts) / total if total else 0.0
+    w_max = max(w for w, _ in parts)
+    if w_max <= 0:
+        return 0.0
+    unremarkable = 1.0
+    for w, signal in parts:
+        unremarkable *= (1.0 - min(1.0, max(0.0, signal))) ** (w / w_max)
     weight = config.kind_weights.get(ep.kind, 1.0)
-    return float(min(IMPORTANCE_SCALE, IMPORTANCE_SCALE * weight * mean))
+    return float(min(IMPORTANCE_SCALE, max(0.0, IMPORTANCE_SCALE * weight * (1.0 - unremarkable))))

@@ -238,6 +238,9 @@ def _validate(config: Config) -> Config:
         raise ConfigError("lifecycle needs 0 <= hypothesis < floor <= validated <= 1")
     if config.embedder.hashing_dim <= 0 or config.capture.max_text_chars <= 0:
         raise ConfigError("dimensions and limits must be positive")
+    cc = config.capture
+    if min(cc.w_novelty, cc.w_residual, cc.w_arousal, cc.w_feedback, *cc.kind_weights.values()) < 0:
+        raise ConfigError("capture weights must not be negative")
     if not 0 < config.scheduler.budget_fraction <= 1:
         raise ConfigError("scheduler.budget_fraction must lie in (0, 1]")
     return config
