@@ -93,6 +93,12 @@ def dream(memory: Memory, reason: str) -> Any:
     return method(reason=reason)
 
 
+def tally_entries(memory: Memory, stats: dict[str, float]) -> None:
+    """Add the store's entries, by status, to ``stats``: what the dreams left for recall to use."""
+    for status, n in memory.store.entry_counts().items():
+        stats[f"entries_{status}"] = stats.get(f"entries_{status}", 0.0) + n
+
+
 class MemoryRetriever(Generic[K]):
     """oneiro's own condition: ``recall(query, k)``, entries expanded to their source episodes in
     rank order, duplicates dropped, cut at k, each episode mapped to its document key.

@@ -90,6 +90,7 @@ def build_memory(
             cond.dream(memory, reason="benchmark: between sessions")
             timings["dream_s"] = timings.get("dream_s", 0.0) + time.perf_counter() - start
             timings["dreams"] = timings.get("dreams", 0.0) + 1
+    cond.tally_entries(memory, timings)
     return MemoryRetriever(memory, key_of, clock, clock.now)
 
 
@@ -218,7 +219,7 @@ def run_longmemeval(
         "skipped_no_user_evidence": [p.question_id for p in every if not p.gold_sessions],
         "skipped_empty_turns": sum(h.skipped_turns for h in hays),
         "conditions": tables,
-        "timings_s": {**timings, "query_embedding_batch": {"seconds": query_embed_s, "queries": len(probes)}},
+        "build": {**timings, "query_embedding_batch": {"seconds": query_embed_s, "queries": len(probes)}},
     }
 
 
