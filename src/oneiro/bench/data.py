@@ -302,9 +302,11 @@ def _lme_entries(path: Path) -> list[dict[str, Any]]:
     for i, item in enumerate(data):
         entry = _dict(item, f"{path}: question #{i}")
         where = f"{path}: question #{i}"
+        if "question_id" not in entry or "haystack_sessions" not in entry:
+            raise BenchDataError(
+                f"{where}: lacks 'question_id' or 'haystack_sessions': not a LongMemEval file"
+            )
         _str(entry, "question_id", where)
-        if "haystack_sessions" not in entry:
-            raise BenchDataError(f"{where}: lacks 'haystack_sessions': not a LongMemEval file")
         out.append(entry)
     return out
 
