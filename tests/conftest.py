@@ -59,19 +59,19 @@ Dump = dict[str, list[tuple[object, ...]]]
 
 
 def dump_tables(conn: sqlite3.Connection) -> Dump:
-    """Every row of every table (full-text shadow tables included), in rowid order: two equal
-    dumps mean two stores a reader cannot tell apart."""
-    names = [
-        r[0]
-        for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name"
-        )
-    ]
-    schema = [tuple(r) for r in conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name")]
-    out: Dump = {"sqlite_master": schema}
-    for name in names:
-        out[name] = [tuple(r) for r in conn.execute(f'SELECT * FROM "{name}" ORDER BY 1')]
+    """Every row of every table, in order: two equal dumps mean two stores a reader cannot tell
+    apart. A full-text table is dumped through its rows (content, sizes, config); its segment
+    b-trees (``*_data``, ``*_idx``) are left out, since FTS5 keeps deletions as tombstones there
+    until it merges, which no reader can observe."""
+    rows = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+    virtual = [r[1] for r in rows if r[0] == "table" and str(r[2]).startswith("CREATE VIRTUAL TABLE")]
+    segments = {f"{v}{suffix}" for v in virtual for suffix in ("_data", "_idx")}
+    out: Dump = {"sqlite_master": [tuple(r) for r in rows]}
+    for kind, name, _sql in rows:
+        if kind != "table" or name.startswith("sqlite_") or name in segments:
+            continue
+        query = f'SELECT rowid, * FROM "{name}"' if name in virtual else f'SELECT * FROM "{name}"'
+        out[name] = sorted((tuple(r) for r in conn.execute(query)), key=repr)
     return out
 
 

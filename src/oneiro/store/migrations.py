@@ -243,9 +243,18 @@ CREATE TABLE constraints (
 );
 """
 
+#: The journal was append-only for updates only; a deleted record is as much a forgery.
+JOURNAL_UNDELETABLE = """
+CREATE TRIGGER journal_undeletable BEFORE DELETE ON journal
+BEGIN
+  SELECT RAISE(ABORT, 'the journal is append-only');
+END;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _script(INITIAL)),
     Migration(2, "playbook", _script(PLAYBOOK)),
+    Migration(3, "journal_undeletable", _script(JOURNAL_UNDELETABLE)),
 )
 
 # A cycle's playbook proposals revert with the cycle, like its entries.
