@@ -1,0 +1,128 @@
+"""RETURN: the waking brief, what the agent should know when it wakes.
+
+Data first (a JSON-ready dict) and a markdown rendering of the same data: what changed in this
+cycle, which hypotheses to test and how awake experience can settle them, which revisions wait for
+a decision, what admission quarantined or rejected, and which threats were found. It reads the
+snapshot (taken after INTEGRATION's writes) and what earlier phases carried; the cycle journals it
+(kind ``brief``) and then makes the cycle's view active.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Protocol, runtime_checkable
+
+from oneiro.dream.phase import Context, Outcome, Snapshot
+from oneiro.model import Entry, EntryStatus, Tier
+from oneiro.playbook import Revision
+
+#: Hypotheses listed in the brief; the rest are counted (``oneiro hypotheses`` lists them all).
+MAX_TO_TEST = 20
+NO_THREATS = "none: threat simulation (REM) does not run in this version, so no threats were looked for"
+
+
+@runtime_checkable
+class RevisionView(Protocol):
+    """A snapshot that can list pending playbook revisions (the cycle's snapshot should)."""
+
+    def pending_revisions(self) -> list[Revision]: ...
+
+
+def describe_test(test: Any) -> str:
+    """How awake experience can settle a hypothesis, in words."""
+    if not isinstance(test, dict):
+        return "no test: it can only expire"
+    if test.get("type") == "residual_bias":
+        sign = "above" if float(test.get("bias", 0)) > 0 else "below"
+        return (
+            f"a decision in context '{test.get('context')}' whose outcome lands {sign} its prediction "
+            f"by at least {abs(float(test.get('min_abs', 0))):g} confirms it; the opposite refutes it"
+        )
+    if test.get("type") == "text_support":
+        return "a later awake episode restating it supports it; one denying it refutes it"
+    return f"test '{test.get('type')}'"
+
+
+class WakingBrief:
+    name = "waking_brief"
+    tier = Tier.T0
+
+    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+        mine = snap.entries_where("cycle_id = ?", (ctx.cycle_id,))
+        brief = compose(ctx.cycle_id, ctx.now, mine, carry, _pending(snap, carry))
+        return Outcome(carry={"brief": brief}, did={"entries": len(mine), "to_test": len(brief["to_test"])})
+
+
+def _pending(snap: Snapshot, carry: dict[str, Any]) -> list[dict[str, Any]]:
+    if isinstance(snap, RevisionView):
+        return [
+            {"id": r.id, "op": r.op, "item": r.item_id, "text": r.text, "reason": r.reason}
+            for r in snap.pending_revisions()
+        ]
+    return [dict(r) for r in carry.get("revisions", [])]
+
+
+def compose(
+    cycle_id: str, now: float, mine: list[Entry], carry: dict[str, Any], pending: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The brief as data, with its markdown under ``"markdown"``."""
+    by_status = Counter(e.status.value for e in mine)
+    by_kind = Counter(e.kind for e in mine if e.status == EntryStatus.ACTIVE)
+    hypotheses = [e for e in mine if e.status == EntryStatus.STAGED and "quarantine" not in e.data]
+    to_test = [
+        {
+            "id": e.id,
+            "kind": e.kind,
+            "text": e.text,
+            "confidence": e.confidence,
+            "how": describe_test(e.data.get("test")),
+        }
+        for e in hypotheses[:MAX_TO_TEST]
+    ]
+    admission = carry.get("admission", {})
+    threats = carry.get("threats")
+    brief: dict[str, Any] = {
+        "cycle_id": cycle_id,
+        "generated_at": now,
+        "changed": {"by_status": dict(by_status), "active_by_kind": dict(by_kind), "entries": len(mine)},
+        "to_test": to_test,
+        "more_to_test": max(0, len(hypotheses) - MAX_TO_TEST),
+        "waiting_revisions": pending,
+        "admission": {k: admission.get(k, []) for k in ("quarantined", "rejected", "superseded")},
+        "predictions": list(carry.get("predictions", [])),
+        "threats": list(threats) if threats is not None else [],
+        "threats_note": None if threats is not None else NO_THREATS,
+    }
+    brief["markdown"] = render(brief)
+    return brief
+
+
+def render(brief: dict[str, Any]) -> str:
+    changed = brief["changed"]
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(changed["active_by_kind"].items())) or "none"
+    statuses = ", ".join(f"{k} {n}" for k, n in sorted(changed["by_status"].items())) or "nothing"
+    adm = brief["admission"]
+    lines = [
+        f"# Waking brief: cycle {brief['cycle_id']}",
+        "",
+        "## What changed",
+        f"- {changed['entries']} entries made ({statuses}); active knowledge by kind: {kinds}",
+        f"- admission: {len(adm['quarantined'])} quarantined (poisoning signatures), "
+        f"{len(adm['rejected'])} rejected, {len(adm['superseded'])} superseded",
+        "",
+        "## What to test",
+    ]
+    lines += [f"- [{t['kind']}] {t['text']} ({t['confidence']:.2f}): {t['how']}" for t in brief["to_test"]]
+    if brief["more_to_test"]:
+        lines.append(f"- and {brief['more_to_test']} more (`oneiro hypotheses`)")
+    if not brief["to_test"]:
+        lines.append("- nothing new to test")
+    lines += ["", "## Revisions waiting for a decision"]
+    lines += [
+        f"- {r.get('id', '(new)')} {r['op']} {r.get('item')}: {r['reason']}"
+        + (f" (`oneiro playbook approve {r['id']}`)" if r.get("id") else "")
+        for r in brief["waiting_revisions"]
+    ] or ["- none"]
+    lines += ["", "## Threats"]
+    lines += [f"- {t}" for t in brief["threats"]] or [f"- {brief['threats_note']}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,402 @@
+"""Awake-side validation: later, real experience confirms or refutes what a dream proposed.
+
+The invariant this module exists for: **only awake episodes are evidence.** The validator takes
+episodes, never entries, and re-reads each one from the store to use its stored provenance, so a
+dream-made entry (however similar its text) and a shadow episode can confirm nothing. An episode
+that is a source of a hypothesis, or older than it, is not later experience and does not count;
+an episode carrying a poisoning signature counts neither way (repeating an injection is not
+evidence for it).
+
+The lifecycle rule (constants from ``config.lifecycle``, DESIGN §7), with *independent* meaning
+from distinct sessions (an episode without a session counts by its UTC day):
+
+* staged at ``hypothesis_confidence`` (0.2) with no confirmation;
+* the first independent confirmation lifts it to the ``confidence_floor`` (0.3): recall shows it,
+  flagged as dream-made; each further one adds an equal step towards ``validated_confidence``
+  (0.4 at two with the defaults) without reaching it;
+* ``validated`` (0.5) once ``confirmations_needed`` (3) independent confirmations fall within one
+  ``confirm_window_days`` (7 d) window;
+* ``refuted`` as soon as independent refutations outnumber independent confirmations; its
+  confidence is halved from at most the hypothesis level (0.1 with the defaults);
+* ``expired`` when still staged ``expiry_days`` (14 d) after its last confirmation (or its
+  making, if none).
+
+Evidence tests are pluggable (:func:`register_test`): a hypothesis names its test in
+``data["test"]["type"]``; predictions use the same registry.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import Any, Protocol
+
+import numpy as np
+
+from oneiro.backends.embedder import Embedder
+from oneiro.config import Config, LifecycleConfig
+from oneiro.dream.ops.poisoning import is_poisoned
+from oneiro.model import Entry, EntryStatus, Episode, Provenance
+from oneiro.playbook import Playbook
+from oneiro.store import entries as entry_rows
+from oneiro.store import episodes as episode_rows
+from oneiro.store import evidence, meta, predictions, vectors
+from oneiro.store.evidence import EvidenceRow
+from oneiro.store.protocol import Store
+from oneiro.store.sqlite import ENTRIES_VERSION
+
+DAY = 86_400.0
+#: A refuted hypothesis keeps this fraction of (at most) the hypothesis confidence.
+REFUTED_FACTOR = 0.5
+#: text_support: cosine at which an episode restates a hypothesis. MiniLM scores paraphrases
+#: about 0.7-0.9 and topical neighbours about 0.4-0.6; 0.8 keeps mostly restatements.
+TEXT_SUPPORT_SIMILARITY = 0.8
+#: Words that flip a statement; one side carrying one and the other not reads as a denial.
+NEGATION_CUES = frozenset(
+    [
+        "not",
+        "no",
+        "never",
+        "none",
+        "nobody",
+        "nothing",
+        "neither",
+        "nor",
+        "cannot",
+        "can't",
+        "won't",
+        "don't",
+        "doesn't",
+        "didn't",
+        "isn't",
+        "aren't",
+        "wasn't",
+        "weren't",
+        "shouldn't",
+        "wouldn't",
+        "false",
+        "wrong",
+        "untrue",
+        "incorrect",
+    ]
+)
+
+
+class Verdict(IntEnum):
+    REFUTES = -1
+    SILENT = 0
+    SUPPORTS = 1
+
+
+class EvidenceTest(Protocol):
+    """How one kind of hypothesis is judged against one awake episode. ``similarity`` is the
+    cosine between the hypothesis text and the episode text (0 when no test needs it)."""
+
+    name: str
+    needs_similarity: bool
+
+    def judge(self, spec: Mapping[str, Any], text: str, episode: Episode, similarity: float) -> Verdict: ...
+
+
+def context_key(episode: Episode) -> str | None:
+    """The context a decision episode happened in: ``context["key"]`` or ``data["context_key"]``."""
+    key = episode.context.get("key", episode.data.get("context_key"))
+    return None if key is None else str(key)
+
+
+class ResidualBias:
+    """A correction says: in context C, outcomes run ``bias`` from predictions. A later decision
+    episode in C whose residual has the same sign and ``|residual| >= min_abs`` confirms it; one
+    with the opposite sign and the same magnitude refutes it; anything smaller says nothing."""
+
+    name = "residual_bias"
+    needs_similarity = False
+
+    def judge(self, spec: Mapping[str, Any], text: str, episode: Episode, similarity: float) -> Verdict:
+        residual = episode.residual
+        if residual is None or context_key(episode) != str(spec.get("context")):
+            return Verdict.SILENT
+        bias, floor = float(spec.get("bias", 0.0)), abs(float(spec.get("min_abs", 0.0)))
+        if bias == 0 or not math.isfinite(residual) or abs(residual) < floor or residual == 0:
+            return Verdict.SILENT
+        return Verdict.SUPPORTS if (residual > 0) == (bias > 0) else Verdict.REFUTES
+
+
+def negated(text: str) -> bool:
+    words = {w.strip(".,;:!?\"'()").lower() for w in text.split()}
+    return bool(words & NEGATION_CUES) or "n't" in text.lower()
+
+
+class TextSupport:
+    """T0 text test: an episode that restates the hypothesis (cosine >= ``min_similarity``)
+    supports it; one that restates it with the opposite polarity (a negation cue on one side
+    only) refutes it.
+
+    Limits: negation is read from a word list, so "rarely", "used to" or a paraphrased denial
+    ("that stopped being true") pass for agreement, and double negation reads as denial;
+    similarity is only as semantic as the embedder (the hashing embedder is lexical); sarcasm and
+    quotation ("she said X") read as support. It is deliberately strict (a high threshold), so it
+    errs towards saying nothing.
+    """
+
+    name = "text_support"
+    needs_similarity = True
+
+    def judge(self, spec: Mapping[str, Any], text: str, episode: Episode, similarity: float) -> Verdict:
+        if similarity < float(spec.get("min_similarity", TEXT_SUPPORT_SIMILARITY)):
+            return Verdict.SILENT
+        return Verdict.REFUTES if negated(text) != negated(episode.text) else Verdict.SUPPORTS
+
+
+TESTS: dict[str, EvidenceTest] = {}
+
+
+def register_test(test: EvidenceTest) -> None:
+    """Add an evidence test type (later phases bring their own)."""
+    if test.name in TESTS:
+        raise ValueError(f"an evidence test named {test.name!r} is already registered")
+    TESTS[test.name] = test
+
+
+register_test(ResidualBias())
+register_test(TextSupport())
+
+
+def independence_key(session: str, ts: float) -> str:
+    """Confirmations are independent when they come from distinct sessions; without a session,
+    from distinct UTC days."""
+    return session or "day:" + datetime.fromtimestamp(ts, UTC).date().isoformat()
+
+
+@dataclass(frozen=True)
+class Tally:
+    confirmations: int
+    refutations: int
+    validated: bool
+    last_support: float | None
+
+
+def tally(rows: Sequence[EvidenceRow], lc: LifecycleConfig) -> Tally:
+    """Count independent confirmations and refutations, and whether enough confirmations fall in
+    one confirmation window."""
+    support = sorted((r for r in rows if r.polarity > 0), key=lambda r: r.ts)
+    against = {independence_key(r.session, r.ts) for r in rows if r.polarity < 0}
+    keys = [independence_key(r.session, r.ts) for r in support]
+    window = lc.confirm_window_days * DAY
+    validated = any(
+        len({k for k, r in zip(keys, support, strict=True) if r.ts - first.ts <= window and r.ts >= first.ts})
+        >= lc.confirmations_needed
+        for first in support
+    )
+    return Tally(len(set(keys)), len(against), validated, support[-1].ts if support else None)
+
+
+def next_state(entry: Entry, t: Tally, lc: LifecycleConfig) -> dict[str, Any]:
+    """The entry's status, confidence and counters under the lifecycle rule (module docstring)."""
+    changes: dict[str, Any] = {"confirmations": t.confirmations, "refutations": t.refutations}
+    anchor = max(entry.created_at, t.last_support or entry.created_at)
+    changes["expires_at"] = anchor + lc.expiry_days * DAY
+    if t.refutations and t.refutations > t.confirmations:
+        changes["status"] = EntryStatus.REFUTED
+        changes["confidence"] = min(entry.confidence, lc.hypothesis_confidence) * REFUTED_FACTOR
+    elif t.validated:
+        changes["status"] = EntryStatus.VALIDATED
+        changes["confidence"] = max(entry.confidence, lc.validated_confidence)
+    elif t.confirmations:
+        steps = max(lc.confirmations_needed - 1, 1)
+        level = min(t.confirmations, steps) - 1
+        step = (lc.validated_confidence - lc.confidence_floor) / steps
+        changes["status"] = entry.status if entry.status == EntryStatus.VALIDATED else EntryStatus.STAGED
+        changes["confidence"] = round(lc.confidence_floor + step * level, 6)
+    return changes
+
+
+@dataclass
+class ValidationReport:
+    """What one validator call did. ``confirmed_topics`` feeds the dream-correlation tracker:
+    which dream-made hypotheses (and their topics) real experience confirmed, by which episode."""
+
+    now: float
+    episodes: int = 0
+    ignored: int = 0
+    evidence: int = 0
+    confirmed: list[str] = field(default_factory=list)
+    refuted: list[str] = field(default_factory=list)
+    validated: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    predictions: dict[str, str] = field(default_factory=dict)
+    promoted: list[str] = field(default_factory=list)
+    confirmed_topics: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _topic(entry: Entry) -> str:
+    test = entry.data.get("test", {})
+    for key in ("context", "topic"):
+        if isinstance(test, dict) and test.get(key) is not None:
+            return str(test[key])
+        if entry.data.get(key) is not None:
+            return str(entry.data[key])
+    return " ".join(entry.keys[:3]) or entry.kind
+
+
+class Validator:
+    """Judges awake episodes against open hypotheses and predictions; the awake path, so it
+    writes directly through the store, in one transaction per call."""
+
+    def __init__(self, store: Store, embedder: Embedder, config: Config) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.lc = config.lifecycle
+
+    def run(self, episodes: Sequence[Episode], now: float) -> ValidationReport:
+        """Judge ``episodes`` (already recorded), then sweep. Episodes the store does not hold as
+        awake are ignored, whatever the objects passed in claim."""
+        report = ValidationReport(now=now, episodes=len(episodes))
+        with self.store.transaction() as conn:
+            stored = episode_rows.get(conn, [e.id for e in episodes])
+            usable = [
+                stored[e.id]
+                for e in episodes
+                if e.id in stored
+                and stored[e.id].provenance == Provenance.AWAKE
+                and not is_poisoned(stored[e.id].text)
+            ]
+            usable = list({e.id: e for e in usable}.values())
+            report.ignored = len(episodes) - len(usable)
+            if usable:
+                touched = self._judge_predictions(conn, usable, now, report)
+                touched |= self._judge_hypotheses(conn, usable, report)
+                self._settle(conn, touched, report)
+            self._sweep(conn, now, report)
+        return report
+
+    def sweep(self, now: float) -> ValidationReport:
+        """Expire stale hypotheses, lapse due predictions, apply the auto policy."""
+        report = ValidationReport(now=now)
+        with self.store.transaction() as conn:
+            self._sweep(conn, now, report)
+        return report
+
+    # -- judging
+    def _similarity(self, conn: Any, texts: Sequence[str], eps: Sequence[Episode]) -> np.ndarray:
+        if not texts or not eps:
+            return np.zeros((len(texts), len(eps)), dtype=np.float32)
+        stored = vectors.get(conn, [e.id for e in eps], self.embedder.name)
+        missing = [e for e in eps if e.id not in stored]
+        fresh = dict(
+            zip([e.id for e in missing], self.embedder.embed([e.text for e in missing]), strict=True)
+        )
+        ep_matrix = np.vstack([stored[e.id] if e.id in stored else fresh[e.id] for e in eps]).astype(
+            np.float32
+        )
+        ep_matrix /= np.maximum(np.linalg.norm(ep_matrix, axis=1, keepdims=True), 1e-12)
+        out: np.ndarray = self.embedder.embed(list(texts)) @ ep_matrix.T
+        return out
+
+    def _verdicts(
+        self, conn: Any, subjects: Sequence[tuple[str, Mapping[str, Any]]], eps: Sequence[Episode]
+    ) -> list[list[Verdict]]:
+        """For each (text, test spec) subject, the verdict of each episode."""
+        needs = [TESTS[s["type"]].needs_similarity if s.get("type") in TESTS else False for _, s in subjects]
+        idx = [i for i, n in enumerate(needs) if n]
+        sims = self._similarity(conn, [subjects[i][0] for i in idx], eps)
+        row_of = {i: r for r, i in enumerate(idx)}
+        out: list[list[Verdict]] = []
+        for i, (text, spec) in enumerate(subjects):
+            test = TESTS.get(str(spec.get("type")))
+            if test is None:
+                out.append([Verdict.SILENT] * len(eps))
+                continue
+            row = sims[row_of[i]] if i in row_of else np.zeros(len(eps))
+            out.append([test.judge(spec, text, ep, float(row[j])) for j, ep in enumerate(eps)])
+        return out
+
+    def _judge_hypotheses(self, conn: Any, eps: Sequence[Episode], report: ValidationReport) -> set[str]:
+        hyps = evidence.testable(conn)
+        specs = [(h.text, h.data["test"] if isinstance(h.data.get("test"), dict) else {}) for h in hyps]
+        touched: set[str] = set()
+        for h, row in zip(hyps, self._verdicts(conn, specs, eps), strict=True):
+            for ep, verdict in zip(eps, row, strict=True):
+                if verdict != Verdict.SILENT and self._record(conn, h, ep, int(verdict), report):
+                    touched.add(h.id)
+        return touched
+
+    def _record(self, conn: Any, h: Entry, ep: Episode, polarity: int, report: ValidationReport) -> bool:
+        """Write one evidence row if this episode may judge this hypothesis."""
+        if ep.id in h.sources or ep.ts <= h.created_at:
+            return False
+        if not evidence.insert(conn, EvidenceRow(h.id, ep.id, polarity, ep.ts, ep.session)):
+            return False
+        report.evidence += 1
+        if polarity > 0:
+            if h.id not in report.confirmed:
+                report.confirmed.append(h.id)
+            report.confirmed_topics.append(
+                {
+                    "entry": h.id,
+                    "kind": h.kind,
+                    "topic": _topic(h),
+                    "cycle_id": h.cycle_id,
+                    "episode": ep.id,
+                    "ts": ep.ts,
+                }
+            )
+        return True
+
+    def _judge_predictions(
+        self, conn: Any, eps: Sequence[Episode], now: float, report: ValidationReport
+    ) -> set[str]:
+        rows = predictions.select(conn, predictions.OPEN)
+        specs = [
+            (p.text, p.data.get("test", {}) if isinstance(p.data.get("test"), dict) else {}) for p in rows
+        ]
+        linked = entry_rows.get(conn, [p.entry_id for p in rows if p.entry_id])
+        touched: set[str] = set()
+        for p, row in zip(rows, self._verdicts(conn, specs, eps), strict=True):
+            decisive = [
+                (ep, v) for ep, v in zip(eps, row, strict=True) if v and p.made_at < ep.ts <= p.due_at
+            ]
+            if not decisive:
+                continue
+            ep, verdict = min(decisive, key=lambda pair: pair[0].ts)
+            status = "confirmed" if verdict > 0 else "refuted"
+            predictions.resolve(conn, p.id, status, ep.id, now)
+            report.predictions[p.id] = status
+            entry = linked.get(p.entry_id or "")
+            if entry is not None and self._record(conn, entry, ep, int(verdict), report):
+                touched.add(entry.id)
+        return touched
+
+    # -- settling
+    def _settle(self, conn: Any, ids: set[str], report: ValidationReport) -> None:
+        current = entry_rows.get(conn, ids)
+        for entry_id, rows in evidence.for_entries(conn, sorted(ids)).items():
+            entry = current[entry_id]
+            changes = next_state(entry, tally(rows, self.lc), self.lc)
+            status = changes.get("status", entry.status)
+            if status == EntryStatus.VALIDATED and entry.status != EntryStatus.VALIDATED:
+                report.validated.append(entry_id)
+            if status == EntryStatus.REFUTED and entry.status != EntryStatus.REFUTED:
+                report.refuted.append(entry_id)
+            entry_rows.update(conn, entry_id, changes)
+        if ids:
+            meta.bump(conn, ENTRIES_VERSION)
+
+    def _sweep(self, conn: Any, now: float, report: ValidationReport) -> None:
+        stale = evidence.expirable(conn, now, self.lc.expiry_days * DAY)
+        for entry in stale:
+            entry_rows.update(conn, entry.id, {"status": EntryStatus.EXPIRED})
+            report.expired.append(entry.id)
+        for p in predictions.select(conn, predictions.OPEN):
+            if p.due_at <= now:
+                predictions.resolve(conn, p.id, "lapsed", None, now)
+                report.predictions[p.id] = "lapsed"
+        if stale:
+            meta.bump(conn, ENTRIES_VERSION)
+        report.promoted = Playbook(self.store, clock=lambda: now).auto_promote()
