@@ -266,8 +266,8 @@ class Gate:
         return Mode.AWAKE
 
     def _lookup(self, name: str) -> Pipeline:
-        with self._lock:
-            entry = self._pipelines.get(name)
+        # Reads need no lock: registration replaces nothing, and dict.get is atomic.
+        entry = self._pipelines.get(name)
         if entry is None:
             raise UnknownPipeline(
                 f"no pipeline named {name!r}; register it with @gate.pipeline(effect=...) first"
