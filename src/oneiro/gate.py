@@ -29,6 +29,7 @@ Every change of the store's mode is journaled as a ``mode_change`` event.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import functools
 import json
 import os
@@ -118,6 +119,9 @@ class Pipeline:
     run: Callable[..., Any]
     guarded: Callable[..., Any]
     shadow: Shadow | None
+
+    def result(self, mode: Mode, status: DispatchStatus, **details: Any) -> DispatchResult:
+        return DispatchResult(self.name, self.effect, mode, status, **details)
 
 
 def current_mode() -> Mode:
@@ -254,7 +258,7 @@ class Gate:
         if mode is Mode.DREAM:
             result = self._shadow(entry, args, kwargs, request, digest)
         elif self._asleep():
-            result = DispatchResult(name, entry.effect, mode, DispatchStatus.SKIPPED, reason=REASON_ASLEEP)
+            result = entry.result(mode, DispatchStatus.SKIPPED, reason=REASON_ASLEEP)
         else:
             result = self._run(entry, mode, args, kwargs)
         return self._record(result, request, digest)
@@ -283,22 +287,13 @@ class Gate:
             raise
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
-            return DispatchResult(
-                entry.name,
-                entry.effect,
-                mode,
-                DispatchStatus.ERROR,
-                reason=REASON_PIPELINE_FAILED,
-                error=message,
-            )
-        return DispatchResult(entry.name, entry.effect, mode, DispatchStatus.OK, value=value)
+            return entry.result(mode, DispatchStatus.ERROR, reason=REASON_PIPELINE_FAILED, error=message)
+        return entry.result(mode, DispatchStatus.OK, value=value)
 
     def _shadow(
         self, entry: Pipeline, args: tuple[Any, ...], kwargs: dict[str, Any], request: str, digest: str
     ) -> DispatchResult:
-        skipped = DispatchResult(
-            entry.name, entry.effect, Mode.DREAM, DispatchStatus.SKIPPED, reason=REASON_DREAM_GATE
-        )
+        skipped = entry.result(Mode.DREAM, DispatchStatus.SKIPPED, reason=REASON_DREAM_GATE)
         if entry.shadow is None:
             return skipped
         call = ShadowCall(
@@ -318,24 +313,10 @@ class Gate:
             message = (
                 f"shadow {type(entry.shadow).__name__} of {entry.name!r} raised {type(exc).__name__}: {exc}"
             )
-            return DispatchResult(
-                entry.name,
-                entry.effect,
-                Mode.DREAM,
-                DispatchStatus.ERROR,
-                reason=REASON_SHADOW_FAILED,
-                error=message,
-            )
+            return entry.result(Mode.DREAM, DispatchStatus.ERROR, reason=REASON_SHADOW_FAILED, error=message)
         if answer is None:
             return skipped
-        return DispatchResult(
-            entry.name,
-            entry.effect,
-            Mode.DREAM,
-            DispatchStatus.SIMULATED,
-            value=answer.value,
-            source=answer.source,
-        )
+        return entry.result(Mode.DREAM, DispatchStatus.SIMULATED, value=answer.value, source=answer.source)
 
     def _replayable(self, name: str, digest: str) -> Callable[[], dispatch_rows.DispatchRow | None]:
         def lookup() -> dispatch_rows.DispatchRow | None:
@@ -368,7 +349,7 @@ class Gate:
                 error=error,
                 cycle_id=current_cycle(),
             )
-        return _with_seq(result, seq)
+        return dataclasses.replace(result, seq=seq)
 
     def recorded(self, *, pipeline: str | None = None, limit: int = 100) -> list[dispatch_rows.DispatchRow]:
         """The newest recorded dispatches (of one pipeline, if given)."""
@@ -482,20 +463,6 @@ def _same_or_refuse(known: Pipeline, fn: Any, cls: Effect, shadow: Any) -> Pipel
             "pick another name"
         )
     return known
-
-
-def _with_seq(result: DispatchResult, seq: int) -> DispatchResult:
-    return DispatchResult(
-        result.pipeline,
-        result.effect,
-        result.mode,
-        result.status,
-        result.value,
-        result.reason,
-        result.error,
-        result.source,
-        seq,
-    )
 
 
 def _store_key(store: Store) -> str:
