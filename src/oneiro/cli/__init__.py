@@ -8,12 +8,14 @@ from __future__ import annotations
 import sys
 
 from oneiro.cli import awake, bench, demo
+from oneiro.cli import playbook as playbook_commands
 from oneiro.cli.common import app, console
 from oneiro.errors import OneiroError
 
 awake.register(app)
 demo.register(app)
 bench.register(app)
+playbook_commands.register(app)
 
 
 def main() -> None:
