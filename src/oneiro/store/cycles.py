@@ -11,6 +11,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from oneiro.store import meta
+
 
 @dataclass(frozen=True)
 class CycleRow:
@@ -57,9 +59,13 @@ def get(conn: sqlite3.Connection, cycle_id: str) -> CycleRow | None:
 
 
 def update(conn: sqlite3.Connection, cycle_id: str, **changes: Any) -> None:
+    """Change a cycle's columns. A status change decides whether the cycle's entries are visible
+    (only a completed cycle's are), so it also tells in-memory indexes to refresh."""
     values = {k: (json.dumps(v) if k in {"checkpoint", "budget"} else v) for k, v in changes.items()}
     sets = ", ".join(f"{k} = ?" for k in values)
     conn.execute(f"UPDATE cycles SET {sets} WHERE id = ?", [*values.values(), cycle_id])
+    if "status" in changes:
+        meta.bump(conn, meta.ENTRIES_VERSION)
 
 
 def with_status(conn: sqlite3.Connection, *statuses: str) -> list[CycleRow]:

@@ -41,7 +41,11 @@ MUTABLE = frozenset(
 
 
 def insert(conn: sqlite3.Connection, entries: Sequence[Entry], cycle_id: str | None = None) -> list[bool]:
-    """Insert entries not already stored (by id); True for each new one."""
+    """Insert entries not already stored (by id); True for each new one.
+
+    An entry written by a cycle belongs to it: when the entry names no cycle itself, the row takes
+    ``cycle_id``, so it stays invisible to recall until that cycle completes.
+    """
     fresh: list[bool] = []
     for e in entries:
         if e.provenance != Provenance.AWAKE and not e.sources:
@@ -57,7 +61,7 @@ def insert(conn: sqlite3.Connection, entries: Sequence[Entry], cycle_id: str | N
                 canonical_json(list(e.keys)),
                 e.provenance.value,
                 e.tier.value,
-                e.cycle_id,
+                e.cycle_id or cycle_id,
                 e.confidence,
                 e.status.value,
                 e.created_at,

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 
+#: Bumped whenever entry visibility can change (an entry's status or confidence, a cycle's status)
+#: so that in-memory indexes know to refresh.
+ENTRIES_VERSION = "entries_version"
+
 
 def get(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -21,7 +21,7 @@ from oneiro.store.vectors import Matrix, VectorRows
 
 #: Bumped whenever entry visibility can change (status, confidence, a cycle's status) or vectors
 #: are deleted, so in-memory indexes know to refresh.
-ENTRIES_VERSION = "entries_version"
+ENTRIES_VERSION = meta.ENTRIES_VERSION
 VECTORS_EPOCH = "vectors_epoch"
 
 
@@ -185,8 +185,15 @@ class SQLiteStore:
         with self.db.read() as conn:
             return journal.verify(conn)
 
-    def create_cycle(self, cycle_id: str, started_at: float, budget: dict[str, Any], reason: str,
-                     pid: int, checkpoint: dict[str, Any]) -> None:
+    def create_cycle(
+        self,
+        cycle_id: str,
+        started_at: float,
+        budget: dict[str, Any],
+        reason: str,
+        pid: int,
+        checkpoint: dict[str, Any],
+    ) -> None:
         with self.db.write() as conn:
             cycles.create(conn, cycle_id, started_at, budget, reason, pid)
             cycles.update(conn, cycle_id, checkpoint=checkpoint)
