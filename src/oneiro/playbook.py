@@ -547,10 +547,10 @@ class Playbook:
         return self.revision(revision_id)
 
     def approve(self, revision_id: str, *, by: str = "user") -> Revision:
-        """Validate and promote in one transaction."""
-        with self.store.transaction():
-            self.validate(revision_id)
-            return self.promote(revision_id, by=by)
+        """Validate, then promote. Two transactions on purpose: a failed probe's rejection is kept,
+        and if the playbook changes in between, promotion's hash check refuses the stale candidate."""
+        self.validate(revision_id)
+        return self.promote(revision_id, by=by)
 
     def reject(self, revision_id: str, *, by: str = "user", reason: str = "rejected") -> Revision:
         with self.store.transaction() as conn:
