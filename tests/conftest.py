@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import oneiro
+from oneiro.backends import Embedder
 from oneiro.memory import Memory
 
 
@@ -96,3 +97,12 @@ def file_digests(path: Path) -> dict[str, str]:
 @pytest.fixture
 def dump() -> Callable[[sqlite3.Connection], Dump]:
     return dump_tables
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Embedder:
+    """The real model, loaded once per run; skipped only where sentence-transformers is absent."""
+    pytest.importorskip("sentence_transformers")
+    from oneiro.backends.minilm import MiniLMEmbedder
+
+    return MiniLMEmbedder()

@@ -10,6 +10,7 @@ import pytest
 
 import oneiro
 from conftest import FakeClock
+from oneiro.backends import Embedder
 from oneiro.errors import InvalidInput
 from oneiro.memory import Memory
 from oneiro.model import Entry, EntryStatus, Episode, Hit, Provenance, entry_id
@@ -241,15 +242,7 @@ def test_source_ranking_of_a_real_recall(week: tuple[Memory, dict[str, Episode]]
 # -- with the real model --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def minilm() -> Any:
-    pytest.importorskip("sentence_transformers")
-    from oneiro.backends.minilm import MiniLMEmbedder
-
-    return MiniLMEmbedder()
-
-
-def test_minilm_finds_a_paraphrase(minilm: Any) -> None:
+def test_minilm_finds_a_paraphrase(minilm: Embedder) -> None:
     with oneiro.open(":memory:", embedder=minilm, clock=FakeClock(T0 + 7 * DAY)) as memory:
         eps = memory.record_many([{"text": t, "ts": T0 + d * DAY} for t, _, _, _, d in EVENTS])
         hits = memory.recall("which city is she travelling to for vacation?", k=3)
