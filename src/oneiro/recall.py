@@ -133,6 +133,10 @@ class Recaller:
             raise
         return dense.result(), text_hits
 
+    def close(self) -> None:
+        """Stop the dense workers (idle ones hold no resources, but a closed memory owns none)."""
+        self._workers.shutdown(wait=True)
+
     def _dense(self, query: str, n: int, mask: np.ndarray | None, index: VectorIndex) -> list[str]:
         ids, _ = index.search(self.embedder.embed([query])[0], n, mask)
         return ids
