@@ -49,7 +49,8 @@ class WakingBrief:
 
     def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
         mine = snap.entries_where("cycle_id = ?", (ctx.cycle_id,))
-        brief = compose(ctx.cycle_id, ctx.now, mine, carry, _pending(snap, carry))
+        floor = ctx.config.lifecycle.confidence_floor
+        brief = compose(ctx.cycle_id, ctx.now, mine, carry, _pending(snap, carry), floor)
         return Outcome(carry={"brief": brief}, did={"entries": len(mine), "to_test": len(brief["to_test"])})
 
 
@@ -63,9 +64,15 @@ def _pending(snap: Snapshot, carry: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def compose(
-    cycle_id: str, now: float, mine: list[Entry], carry: dict[str, Any], pending: list[dict[str, Any]]
+    cycle_id: str,
+    now: float,
+    mine: list[Entry],
+    carry: dict[str, Any],
+    pending: list[dict[str, Any]],
+    floor: float,
 ) -> dict[str, Any]:
-    """The brief as data, with its markdown under ``"markdown"``."""
+    """The brief as data, with its markdown under ``"markdown"``. ``fragments`` counts staged
+    hypotheses below the confidence ``floor``: kept as raw material for later dreams, not recalled."""
     by_status = Counter(e.status.value for e in mine)
     by_kind = Counter(e.kind for e in mine if e.status == EntryStatus.ACTIVE)
     hypotheses = [e for e in mine if e.status == EntryStatus.STAGED and "quarantine" not in e.data]
@@ -84,7 +91,12 @@ def compose(
     brief: dict[str, Any] = {
         "cycle_id": cycle_id,
         "generated_at": now,
-        "changed": {"by_status": dict(by_status), "active_by_kind": dict(by_kind), "entries": len(mine)},
+        "changed": {
+            "by_status": dict(by_status),
+            "active_by_kind": dict(by_kind),
+            "entries": len(mine),
+            "fragments": sum(e.confidence < floor for e in hypotheses),
+        },
         "to_test": to_test,
         "more_to_test": max(0, len(hypotheses) - MAX_TO_TEST),
         "waiting_revisions": pending,
@@ -107,6 +119,7 @@ def render(brief: dict[str, Any]) -> str:
         "",
         "## What changed",
         f"- {changed['entries']} entries made ({statuses}); active knowledge by kind: {kinds}",
+        f"- {changed['fragments']} hypotheses below the floor, kept as raw material for later dreams",
         f"- admission: {len(adm['quarantined'])} quarantined (poisoning signatures), "
         f"{len(adm['rejected'])} rejected, {len(adm['superseded'])} superseded",
         "",
