@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from oneiro.cli.common import EmbedderOption, HomeOption, console, open_memory, print_json
+from oneiro import capture
+from oneiro.cli.common import EmbedderOption, HomeOption, config_for, console, open_memory, print_json
 from oneiro.config import CONFIG_FILENAME, state_dir_from_env
 from oneiro.errors import InvalidInput
 from oneiro.model import Entry
@@ -69,6 +70,10 @@ def register(app: typer.Typer) -> None:
         records, lines = read_jsonl(data, source)
         if not records:
             raise InvalidInput(f"{source}: no records")
+        # Validate before opening: a bad file must not even create the store.
+        limits = config_for(home, embedder).capture
+        for raw, line in zip(records, lines, strict=True):
+            capture.validate(raw, limits, 0.0, line)
         with open_memory(home, embedder) as memory:
             episodes = memory.record_many(records, lines=lines)
         console.print(f"recorded {len(episodes)} episodes")

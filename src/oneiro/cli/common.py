@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 import oneiro
-from oneiro.config import load_config, state_dir_from_env
+from oneiro.config import Config, load_config, state_dir_from_env
 
 app = typer.Typer(
     name="oneiro",
@@ -30,11 +30,16 @@ EmbedderOption = Annotated[
 ]
 
 
-def open_memory(home: Path | None, embedder: str | None = None) -> oneiro.Memory:
+def config_for(home: Path | None, embedder: str | None = None) -> Config:
+    """The configuration a command runs with: the state directory's file, then the options."""
     root = home if home is not None else state_dir_from_env()
     overrides = {"embedder": {"name": embedder}} if embedder else None
-    config = load_config(root, overrides=overrides)
-    return oneiro.open(root, config=config)
+    return load_config(root, overrides=overrides)
+
+
+def open_memory(home: Path | None, embedder: str | None = None) -> oneiro.Memory:
+    config = config_for(home, embedder)
+    return oneiro.open(config.state_dir, config=config)
 
 
 def print_json(value: Any) -> None:
