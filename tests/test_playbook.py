@@ -6,6 +6,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fakes import begin_cycle, table_dump
 from oneiro.dream.writes import RevisionProposal
@@ -246,3 +248,28 @@ def test_render_is_markdown_with_sections_params_and_counters(pb: Playbook, stor
     md = render(pb.items())
     assert md.startswith("# Playbook\n") and "## Risk" in md
     assert f"**[{item}]** Keep leverage modest — `leverage=2` (helpful 2, harmful 1)" in md
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.one_of(st.text("abcdef ", min_size=1, max_size=12), st.floats(0, 3)), min_size=1, max_size=6)
+)
+def test_rolling_back_every_activation_walks_back_through_every_version(changes: list[object]) -> None:
+    """Each rollback restores exactly the playbook before the matching activation."""
+    pb = Playbook(SQLiteStore(":memory:"), clock=lambda: 1.0)
+    item = seeded(pb)
+    versions = [pb.render()]
+    for change in changes:
+        if isinstance(change, float):
+            proposal = edit(item, change)
+        else:
+            proposal = RevisionProposal("add", "Notes", f"note {change!s} {len(versions)}", "x")
+        rev = pb.propose(proposal)
+        if rev.status != RevisionStatus.PROPOSED:
+            continue
+        pb.approve(rev.id)
+        versions.append(pb.render())
+    while len(versions) > 1:
+        assert pb.render() == versions.pop()
+        pb.rollback()
+    assert pb.render() == versions[0]
