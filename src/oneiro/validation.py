@@ -214,6 +214,24 @@ def next_state(entry: Entry, t: Tally, lc: LifecycleConfig) -> dict[str, Any]:
     return changes
 
 
+@dataclass(frozen=True)
+class Subject:
+    """What is judged: a hypothesis or prediction's text, its test spec and the registered test
+    (None for an unknown type: it is never confirmed, only expires). ``vector_id`` names a
+    stored vector of the text, if any."""
+
+    vector_id: str | None
+    text: str
+    spec: Mapping[str, Any]
+    test: EvidenceTest | None
+
+    @staticmethod
+    def of(vector_id: str | None, text: str, data: Mapping[str, Any]) -> Subject:
+        spec = data.get("test")
+        spec = spec if isinstance(spec, dict) else {}
+        return Subject(vector_id, text, spec, TESTS.get(str(spec.get("type"))))
+
+
 @dataclass
 class ValidationReport:
     """What one validator call did. ``confirmed_topics`` feeds the dream-correlation tracker:
@@ -284,44 +302,38 @@ class Validator:
         return report
 
     # -- judging
-    def _similarity(self, conn: Any, texts: Sequence[str], eps: Sequence[Episode]) -> np.ndarray:
-        if not texts or not eps:
-            return np.zeros((len(texts), len(eps)), dtype=np.float32)
-        stored = vectors.get(conn, [e.id for e in eps], self.embedder.name)
-        missing = [e for e in eps if e.id not in stored]
-        fresh = dict(
-            zip([e.id for e in missing], self.embedder.embed([e.text for e in missing]), strict=True)
-        )
-        ep_matrix = np.vstack([stored[e.id] if e.id in stored else fresh[e.id] for e in eps]).astype(
-            np.float32
-        )
-        ep_matrix /= np.maximum(np.linalg.norm(ep_matrix, axis=1, keepdims=True), 1e-12)
-        out: np.ndarray = self.embedder.embed(list(texts)) @ ep_matrix.T
-        return out
+    def _matrix(self, conn: Any, items: Sequence[tuple[str | None, str]]) -> np.ndarray:
+        """Unit vectors for (id, text) pairs: the stored vector when the id has one (episodes and
+        entries are embedded when written), else the text embedded now."""
+        stored = vectors.get(conn, [i for i, _ in items if i is not None], self.embedder.name)
+        missing = [t for i, t in items if i not in stored]
+        fresh = iter(self.embedder.embed(missing)) if missing else iter(())
+        rows = [stored[i] if i in stored else next(fresh) for i, _ in items]
+        matrix = np.vstack(rows).astype(np.float32)
+        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        return matrix
 
     def _verdicts(
-        self, conn: Any, subjects: Sequence[tuple[str, Mapping[str, Any]]], eps: Sequence[Episode]
+        self, conn: Any, subjects: Sequence[Subject], eps: Sequence[Episode]
     ) -> list[list[Verdict]]:
-        """For each (text, test spec) subject, the verdict of each episode."""
-        needs = [TESTS[s["type"]].needs_similarity if s.get("type") in TESTS else False for _, s in subjects]
-        idx = [i for i, n in enumerate(needs) if n]
-        sims = self._similarity(conn, [subjects[i][0] for i in idx], eps)
-        row_of = {i: r for r, i in enumerate(idx)}
-        out: list[list[Verdict]] = []
-        for i, (text, spec) in enumerate(subjects):
-            test = TESTS.get(str(spec.get("type")))
-            if test is None:
-                out.append([Verdict.SILENT] * len(eps))
-                continue
-            row = sims[row_of[i]] if i in row_of else np.zeros(len(eps))
-            out.append([test.judge(spec, text, ep, float(row[j])) for j, ep in enumerate(eps)])
-        return out
+        """For each subject, the verdict of each episode."""
+        idx = [n for n, s in enumerate(subjects) if s.test is not None and s.test.needs_similarity]
+        sims = np.zeros((len(subjects), len(eps)), dtype=np.float32)
+        if idx and eps:
+            left = self._matrix(conn, [(subjects[n].vector_id, subjects[n].text) for n in idx])
+            sims[idx] = left @ self._matrix(conn, [(e.id, e.text) for e in eps]).T
+        return [
+            [Verdict.SILENT] * len(eps)
+            if s.test is None
+            else [s.test.judge(s.spec, s.text, ep, float(sims[n, j])) for j, ep in enumerate(eps)]
+            for n, s in enumerate(subjects)
+        ]
 
     def _judge_hypotheses(self, conn: Any, eps: Sequence[Episode], report: ValidationReport) -> set[str]:
         hyps = evidence.testable(conn)
-        specs = [(h.text, h.data["test"] if isinstance(h.data.get("test"), dict) else {}) for h in hyps]
+        subjects = [Subject.of(h.id, h.text, h.data) for h in hyps]
         touched: set[str] = set()
-        for h, row in zip(hyps, self._verdicts(conn, specs, eps), strict=True):
+        for h, row in zip(hyps, self._verdicts(conn, subjects, eps), strict=True):
             for ep, verdict in zip(eps, row, strict=True):
                 if verdict != Verdict.SILENT and self._record(conn, h, ep, int(verdict), report):
                     touched.add(h.id)
@@ -353,12 +365,10 @@ class Validator:
         self, conn: Any, eps: Sequence[Episode], now: float, report: ValidationReport
     ) -> set[str]:
         rows = predictions.select(conn, predictions.OPEN)
-        specs = [
-            (p.text, p.data.get("test", {}) if isinstance(p.data.get("test"), dict) else {}) for p in rows
-        ]
+        subjects = [Subject.of(None, p.text, p.data) for p in rows]
         linked = entry_rows.get(conn, [p.entry_id for p in rows if p.entry_id])
         touched: set[str] = set()
-        for p, row in zip(rows, self._verdicts(conn, specs, eps), strict=True):
+        for p, row in zip(rows, self._verdicts(conn, subjects, eps), strict=True):
             decisive = [
                 (ep, v) for ep, v in zip(eps, row, strict=True) if v and p.made_at < ep.ts <= p.due_at
             ]
