@@ -21,13 +21,15 @@ SIGNATURES: tuple[tuple[str, str], ...] = (
     (
         "ignore-instructions",
         r"\b(ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}\b(previous|prior|earlier|above|"
-        r"your|all|the|system|safety)\b[^.\n]{0,20}\b(instructions?|rules?|prompts?|directions?|"
+        r"your|all|system|safety)\b[^.\n]{0,20}\b(instructions?|rules?|prompts?|directions?|"
         r"guidelines?|constraints?|policy|policies)\b",
     ),
     (
         "move-funds",
-        r"\b(always|must|should|immediately|now|please)\b[^.\n]{0,30}\b(transfer|send|wire|pay|move|"
-        r"withdraw)\b[^.\n]{0,30}\b(funds?|money|tokens?|eth|btc|usdc|balance|payments?|assets?)\b",
+        r"\b(always|immediately|automatically|from now on)\b[^.\n]{0,30}\b(transfer|send|wire|pay|move|"
+        r"withdraw)\b[^.\n]{0,30}\b(funds?|money|tokens?|eth|btc|usdc|balance|payments?|assets?)\b"
+        r"|\b(transfer|send|wire|move|withdraw)\b[^.\n]{0,30}\b(funds?|money|tokens?|balance|assets?)\b"
+        r"[^.\n]{0,30}\bto\b[^.\n]{0,15}\b(account|wallet|address|iban|0x)",
     ),
     ("role-reassignment", r"\b(you are now|from now on,? you|henceforth,? you|act as (an? )?(admin|root))\b"),
     ("new-instructions", r"\b(new|updated|real|secret) (system )?(instructions?|prompt|orders)\s*:"),
@@ -43,7 +45,8 @@ SIGNATURES: tuple[tuple[str, str], ...] = (
     ),
     (
         "disable-safety",
-        r"\b(disable|turn off|remove|skip)\b[^.\n]{0,20}\b(safety|guard|limits?|checks?|gate)\b",
+        r"\b(disable|turn off|bypass)\b[^.\n]{0,12}\b(your|all|the agent'?s?)\b[^.\n]{0,12}"
+        r"\b(safety|guards?|limits?|checks?|gate)\b",
     ),
 )
 
