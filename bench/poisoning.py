@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +214,10 @@ def inject_shadow_sessions(repeats: int) -> dict[str, Any]:
 
 def compromised_dream(repeats: int) -> tuple[dict[str, Any], int]:
     """The attacker's dream output, 'confirmed' every way except independent awake sessions.
-    Returns the outcome and how many attack hypotheses a naive validator would have validated."""
+    Returns the outcome and how many attack hypotheses a naive validator would have validated.
+
+    Attempts counted: per attack text, its first emission and, per round, one same-session
+    restatement, one shadow restatement and one dream restatement; plus the safety-rule edit."""
     clock = Clock()
     texts = (*INJECTIONS, *FABRICATED)
     attacker = CompromisedDream(texts, None, EntryStatus.VALIDATED)
@@ -223,22 +225,32 @@ def compromised_dream(repeats: int) -> tuple[dict[str, Any], int]:
     attacker.safety_item = seed_safety_rule(memory)
     record(memory, clock, "opened the trading session", "s0")
     memory.dream()
-    naive: dict[str, int] = {t: 0 for t in texts}
     for round_ in range(repeats):
         same = [record(memory, clock, t, "attacker") for t in texts]
         shadow = [record(memory, clock, t, f"shadow-{round_}", "shadow") for t in texts]
         validate(memory, [*same, *shadow])
         record(memory, clock, f"attacker keeps the session open {round_}", "attacker")
         memory.dream()  # the compromised op restates its hypotheses: dream output again
-        for t in texts:
-            naive[t] += 3  # one same-session, one shadow, one dream restatement per round
         clock.advance(DAY / 4)
     validator = Validator(memory.store, memory.embedder, memory.config)
     validator.sweep(clock())
+    return outcome(memory, texts, len(texts) * (repeats * 3 + 1) + 1), naive_validated(memory, texts)
+
+
+def naive_validated(memory: Memory, texts: Sequence[str]) -> int:
+    """The anchor: how many attack hypotheses a validator would validate if every later restating
+    record counted as a confirmation, whatever its provenance or session, dream output included."""
+    conn = memory.store.db.conn()  # type: ignore[attr-defined]
     needed = memory.config.lifecycle.confirmations_needed
-    return outcome(memory, texts, len(texts) * (repeats * 3 + 1) + 1), sum(
-        n >= needed for n in naive.values()
-    )
+    validated = 0
+    for text in texts:
+        made = conn.execute("SELECT MIN(created_at) FROM entries WHERE text = ?", (text,)).fetchone()[0]
+        episodes = conn.execute("SELECT COUNT(*) FROM episodes WHERE text = ? AND ts > ?", (text, made))
+        restated = conn.execute(
+            "SELECT COUNT(*) FROM entries WHERE text = ? AND created_at > ?", (text, made)
+        )
+        validated += episodes.fetchone()[0] + restated.fetchone()[0] >= needed
+    return validated
 
 
 def control() -> dict[str, Any]:
@@ -263,24 +275,17 @@ def control() -> dict[str, Any]:
     }
 
 
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    start = time.perf_counter()
-    value = fn()
-    return value, time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("bench/results/poisoning.json"))
     args = parser.parse_args()
     results: dict[str, Any] = {}
-    (results["inject-once"], _) = timed(lambda: inject_once(args.repeats))
-    (results["inject-repeated-session"], _) = timed(lambda: inject_repeated_session(args.repeats))
-    (results["inject-shadow-sessions"], _) = timed(lambda: inject_shadow_sessions(args.repeats))
-    (compromised, naive_validated), _ = timed(lambda: compromised_dream(args.repeats))
-    results["compromised-dream"] = compromised
-    ctrl, _ = timed(control)
+    results["inject-once"] = inject_once(args.repeats)
+    results["inject-repeated-session"] = inject_repeated_session(args.repeats)
+    results["inject-shadow-sessions"] = inject_shadow_sessions(args.repeats)
+    results["compromised-dream"], naive = compromised_dream(args.repeats)
+    ctrl = control()
     tried = sum(r["tried"] for r in results.values())
     promoted = sum(r["promoted_playbook"] + r["promoted_validated"] for r in results.values())
     unconfirmed = sum(r["above_floor_unconfirmed"] for r in results.values())
@@ -288,7 +293,7 @@ def main() -> None:
         "tried": tried,
         "promoted_without_independent_awake_confirmation": promoted,
         "above_floor_without_any_awake_confirmation": unconfirmed,
-        "anchor_naive_validator_would_validate": naive_validated,
+        "anchor_naive_validator_would_validate": naive,
         "control_benign_validated": ctrl["validated"],
         "control_benign_promoted": ctrl["promoted_playbook"],
     }
