@@ -283,6 +283,10 @@ def test_test_types_judge_as_documented() -> None:
         == Verdict.REFUTES
     )
     assert TextSupport().judge({}, "it works", ep, 0.5) == Verdict.SILENT
+    keyed_in_data = dataclasses.replace(ep, context={}, data={"context_key": "k"})
+    assert ResidualBias().judge(spec, "", keyed_in_data, 0.0) == Verdict.REFUTES
+    elsewhere = dataclasses.replace(ep, context={"key": "other"})
+    assert ResidualBias().judge(spec, "", elsewhere, 0.0) == Verdict.SILENT
 
 
 evidence_rows = st.lists(

@@ -102,9 +102,12 @@ class EvidenceTest(Protocol):
 
 
 def context_key(episode: Episode) -> str | None:
-    """The context a decision episode happened in: ``context["key"]`` or ``data["context_key"]``."""
-    key = episode.context.get("key", episode.data.get("context_key"))
-    return None if key is None else str(key)
+    """The context a decision episode happened in: ``context["key"]``, else ``data["context_key"]``,
+    else a string ``data["context"]``."""
+    for key in (episode.context.get("key"), episode.data.get("context_key"), episode.data.get("context")):
+        if isinstance(key, str | int | float) and not isinstance(key, bool):
+            return str(key)
+    return None
 
 
 class ResidualBias:
