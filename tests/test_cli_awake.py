@@ -179,11 +179,6 @@ def test_a_bad_record_before_init_creates_no_store(home: Path, monkeypatch: pyte
     assert not (home / "oneiro.db").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/__init__.main prints the error through rich markup, so a user value such as "
-    "'[/red]' in the message raises MarkupError inside the handler",
-)
 def test_an_error_quoting_markup_is_printed_verbatim(ready: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code, out = run(monkeypatch, "record", "-", stdin=jsonl([{"text": "x", "ts": "[/red] at noon"}]))
     assert code == 2 and "[/red] at noon" in out

@@ -60,11 +60,6 @@ def test_same_content_same_id_stored_once(memory: Memory) -> None:
     assert changed.id != first.id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Memory.record_many returns the freshly scored draft of content already stored, whose "
-    "importance (novelty 0 against itself) differs from the stored row's",
-)
 def test_recording_known_content_returns_the_stored_episode(memory: Memory) -> None:
     first = memory.record({"text": "the deploy failed on staging", "ts": 100})
     again = memory.record({"text": "the deploy failed on staging", "ts": 100})

@@ -14,7 +14,8 @@ The tree::
     │   ├── PipelineRegistrationError  unclassified, duplicate or malformed pipeline
     │   ├── UnknownPipeline          dispatch of a name nobody registered
     │   ├── EffectGateViolation      an effectful function called while dreaming
-    │   └── IsolationUnavailable     OS-level isolation asked for but not possible here
+    │   ├── IsolationUnavailable     OS-level isolation asked for but not possible here
+    │   └── IsolatedRunFailed        the isolated child raised, timed out, or died without a result
     ├── CycleError
     │   ├── CycleRunning             a second cycle on a store where one is running
     │   ├── UnknownCycle             a cycle id the store does not know
@@ -97,6 +98,10 @@ class EffectGateViolation(GateError):
 
 class IsolationUnavailable(GateError):
     """OS-level isolation was requested but cannot be provided on this machine."""
+
+
+class IsolatedRunFailed(GateError):
+    """Work run in an isolated child raised, timed out, or died without a result."""
 
 
 class CycleError(OneiroError):

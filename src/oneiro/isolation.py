@@ -36,7 +36,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from oneiro.errors import GateError, InvalidInput, IsolationUnavailable
+from oneiro.errors import InvalidInput, IsolatedRunFailed, IsolationUnavailable
 from oneiro.gate import CYCLE_ENV, MODE_ENV, adopt_mode, child_environment
 from oneiro.model import Mode
 
@@ -58,10 +58,6 @@ INSTALL_HINT = (
     "install bubblewrap (apt-get install -y bubblewrap) and make sure unprivileged user namespaces "
     "are allowed (sysctl user.max_user_namespaces > 0; kernel.unprivileged_userns_clone = 1 where it exists)"
 )
-
-
-class IsolatedRunFailed(GateError):
-    """The isolated child failed: its target raised, it timed out, or it died without a result."""
 
 
 @functools.cache

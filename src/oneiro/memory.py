@@ -21,9 +21,11 @@ from oneiro.dream.phases import default_phases
 from oneiro.dream.report import CycleReport
 from oneiro.errors import InvalidInput
 from oneiro.events import EventBus
+from oneiro.gate import DispatchResult, Gate
 from oneiro.index import Filter
-from oneiro.model import Entry, Episode, Hit
+from oneiro.model import Entry, Episode, Hit, Mode
 from oneiro.recall import IndexCache, Recaller
+from oneiro.shadows import Shadow
 from oneiro.store import SQLiteStore, Store
 from oneiro.store.journal import Record
 
@@ -41,7 +43,16 @@ class Memory:
         self._cache = IndexCache(store, embedder.name, config.lifecycle.confidence_floor)
         self._recaller = Recaller(store, embedder, config, self._cache)
         self.bus = EventBus()
-        self.engine = DreamEngine(store, embedder, config, default_phases(config), clock=clock, bus=self.bus)
+        self.gate = Gate(store, clock, sleep=config.sleep)
+        self.engine = DreamEngine(
+            store,
+            embedder,
+            config,
+            default_phases(config),
+            clock=clock,
+            mode_scope=self.gate.dreaming,
+            bus=self.bus,
+        )
 
     # -- awake: capture ---------------------------------------------------------------------
     def record(self, item: Any) -> Episode:
@@ -70,7 +81,8 @@ class Memory:
         ]
         keys = [" ".join(filter(None, (e.actor, e.session))) for e in scored]
         self.store.add_episodes(scored, matrix, self.embedder.name, keys)
-        return scored
+        stored = self.store.episodes([e.id for e in scored])
+        return [stored[e.id] for e in scored]
 
     def _recent_vectors(self) -> np.ndarray:
         index = self._cache.sync()
@@ -116,6 +128,21 @@ class Memory:
             entry = found[entry]
         got = self.store.episodes(list(entry.sources))
         return [got[s] for s in entry.sources if s in got]
+
+    # -- pipelines and the gate --------------------------------------------------------------
+    def pipeline(
+        self, name: str | None = None, *, effect: str, shadow: Shadow | None = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register a pipeline: ``@memory.pipeline(effect="pure" | "effectful", shadow=...)``."""
+        return self.gate.pipeline(name, effect=effect, shadow=shadow)
+
+    def dispatch(self, name: str, /, *args: Any, **kwargs: Any) -> DispatchResult:
+        """Run a registered pipeline through the gate (the only way to run one)."""
+        return self.gate.dispatch(name, *args, **kwargs)
+
+    def mode(self) -> Mode:
+        """The current execution context's mode."""
+        return self.gate.mode()
 
     # -- dreaming ---------------------------------------------------------------------------
     def dream(

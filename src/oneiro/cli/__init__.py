@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import sys
 
+from rich.console import Console
+from rich.markup import escape
+
 from oneiro.cli import awake, bench, demo
 from oneiro.cli import playbook as playbook_commands
-from oneiro.cli.common import app, console
+from oneiro.cli.common import app
 from oneiro.errors import OneiroError
 
 awake.register(app)
 demo.register(app)
 bench.register(app)
 playbook_commands.register(app)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def main() -> None:
@@ -23,7 +27,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except OneiroError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(2)
     except Exception as exc:  # click's own usage errors arrive here in non-standalone mode
         import click
