@@ -101,6 +101,8 @@ class LifecycleConfig:
     confirm_window_days: float = 7.0
     expiry_days: float = 14.0
     confirmations_needed: int = 3
+    #: Judge staged hypotheses and due predictions against every recorded batch (the awake path).
+    validate_on_record: bool = True
 
 
 @dataclass(frozen=True)

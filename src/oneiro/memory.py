@@ -16,18 +16,21 @@ from oneiro import capture
 from oneiro.backends import Embedder, make_embedder
 from oneiro.config import Config, load_config
 from oneiro.dream.budget import CycleBudget
-from oneiro.dream.cycle import DreamEngine
+from oneiro.dream.cycle import DreamEngine, consolidated_rowid
 from oneiro.dream.phases import default_phases
-from oneiro.dream.report import CycleReport
+from oneiro.dream.report import CycleReport, PhaseReport
 from oneiro.errors import InvalidInput
 from oneiro.events import EventBus
 from oneiro.gate import DispatchResult, Gate
 from oneiro.index import Filter
 from oneiro.model import Entry, Episode, Hit, Mode
+from oneiro.playbook import Playbook
 from oneiro.recall import IndexCache, Recaller
+from oneiro.scheduler import Decision, gather, should_dream
 from oneiro.shadows import Shadow
 from oneiro.store import SQLiteStore, Store
 from oneiro.store.journal import Record
+from oneiro.validation import ValidationReport, Validator
 
 Clock = Callable[[], float]
 
@@ -44,6 +47,7 @@ class Memory:
         self._recaller = Recaller(store, embedder, config, self._cache)
         self.bus = EventBus()
         self.gate = Gate(store, clock, sleep=config.sleep)
+        self.validator = Validator(store, embedder, config)
         self.engine = DreamEngine(
             store,
             embedder,
@@ -80,9 +84,12 @@ class Memory:
             for d, nv in zip(drafts, novelty, strict=True)
         ]
         keys = [" ".join(filter(None, (e.actor, e.session))) for e in scored]
-        self.store.add_episodes(scored, matrix, self.embedder.name, keys)
+        fresh = self.store.add_episodes(scored, matrix, self.embedder.name, keys)
         stored = self.store.episodes([e.id for e in scored])
-        return [stored[e.id] for e in scored]
+        episodes = [stored[e.id] for e in scored]
+        if self.config.lifecycle.validate_on_record and any(fresh):
+            self.validator.run([e for e, new in zip(episodes, fresh, strict=True) if new], now)
+        return episodes
 
     def _recent_vectors(self) -> np.ndarray:
         index = self._cache.sync()
@@ -129,6 +136,22 @@ class Memory:
         got = self.store.episodes(list(entry.sources))
         return [got[s] for s in entry.sources if s in got]
 
+    # -- validation and the playbook ---------------------------------------------------------
+    def validate(
+        self, episodes: Sequence[Episode] | None = None, now: float | None = None
+    ) -> ValidationReport:
+        """Judge staged hypotheses and due predictions against awake episodes; with none given,
+        sweep (expire stale hypotheses, lapse overdue predictions)."""
+        when = self.clock() if now is None else now
+        if episodes is None:
+            return self.validator.sweep(when)
+        return self.validator.run(episodes, when)
+
+    @property
+    def playbook(self) -> Playbook:
+        """The agent's playbook: items, revisions, constraints, probes, rollback."""
+        return Playbook(self.store, clock=self.clock)
+
     # -- pipelines and the gate --------------------------------------------------------------
     def pipeline(
         self, name: str | None = None, *, effect: str, shadow: Shadow | None = None
@@ -152,12 +175,38 @@ class Memory:
         budget: CycleBudget | None = None,
         dry_run: bool = False,
         resume: bool = True,
+        isolate: bool = False,
     ) -> CycleReport:
         """Run one dream cycle now (bypassing the scheduler). ``dry_run`` plans and writes nothing;
-        an interrupted or crashed cycle is resumed first unless ``resume`` is False."""
+        an interrupted or crashed cycle is resumed first unless ``resume`` is False; ``isolate``
+        runs the cycle in a child process with no network (raises IsolationUnavailable where that
+        cannot be done: never silently unisolated)."""
         if dry_run:
             return self.engine.plan(budget=budget)
+        if isolate:
+            return self._dream_isolated(reason, budget)
         return self.engine.run(reason=reason, budget=budget, resume=resume)
+
+    def _dream_isolated(self, reason: str, budget: CycleBudget | None) -> CycleReport:
+        from oneiro.isolation import run_isolated
+
+        if self.store.path == ":memory:":
+            raise InvalidInput(
+                "an in-memory store cannot be shared with an isolated process", field="isolate"
+            )
+        if budget is not None:
+            raise InvalidInput("an isolated dream uses the configured budget", field="budget")
+        data = run_isolated(
+            "oneiro.dream.isolated:dream_in_child", self.store.path, str(self.config.state_dir), reason
+        )
+        phases = [PhaseReport(**p) for p in data.pop("phases")]
+        return CycleReport(**data, phases=phases)
+
+    def should_dream(self) -> Decision:
+        """Ask the scheduler whether to dream now (what ``oneiro daemon`` polls)."""
+        now = self.clock()
+        state = gather(self.store, now, consolidated_rowid(self.store))
+        return should_dream(state, now, self.config.scheduler, self.config.budget.wall_seconds)
 
     def wake(self) -> None:
         """Stop a running cycle at its next step boundary; it stays resumable."""

@@ -10,13 +10,14 @@ import sys
 from rich.console import Console
 from rich.markup import escape
 
-from oneiro.cli import awake, bench, demo
+from oneiro.cli import awake, bench, demo, dream
 from oneiro.cli import playbook as playbook_commands
 from oneiro.cli.common import app
 from oneiro.errors import OneiroError
 
 awake.register(app)
 demo.register(app)
+dream.register(app)
 bench.register(app)
 playbook_commands.register(app)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)

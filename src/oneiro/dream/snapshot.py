@@ -67,3 +67,11 @@ class StoreSnapshot:
 
     def entries_citing(self, episode_ids: Sequence[str]) -> dict[str, list[str]]:
         return self._store.entries_citing(list(episode_ids))
+
+    def playbook_items(self) -> list[Any]:
+        """The active playbook's items."""
+        return self._store.playbook_items()
+
+    def pending_revisions(self) -> list[Any]:
+        """Playbook revisions proposed and not yet decided."""
+        return self._store.playbook_revisions("proposed")

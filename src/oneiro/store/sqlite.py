@@ -213,6 +213,18 @@ class SQLiteStore:
     def recent_cycles(self, limit: int = 20) -> list[cycles.CycleRow]:
         return cycles.recent(self.db.conn(), limit)
 
+    def playbook_items(self) -> list[Any]:
+        """The active playbook's items (:class:`oneiro.playbook.Item`)."""
+        from oneiro.store import playbook
+
+        return list(playbook.items(self.db.conn()))
+
+    def playbook_revisions(self, *statuses: str) -> list[Any]:
+        """Playbook revisions (:class:`oneiro.playbook.Revision`) in the given statuses."""
+        from oneiro.store import playbook
+
+        return list(playbook.revisions(self.db.conn(), *statuses))
+
     def revert_writes(self, cycle_id: str) -> int:
         """Undo every write logged for ``cycle_id`` (inside the caller's transaction)."""
         with self.db.write() as conn:

@@ -14,6 +14,7 @@ from oneiro.dream.phase import Operation, PhaseName
 
 
 def default_phases(config: Config) -> dict[PhaseName, Sequence[Operation]]:
+    from oneiro.dream.phases import integration, return_
     from oneiro.dream.phases.nrem import nrem_operations
 
     return {
@@ -21,6 +22,6 @@ def default_phases(config: Config) -> dict[PhaseName, Sequence[Operation]]:
         PhaseName.NREM: nrem_operations(config),
         PhaseName.REM: (),
         PhaseName.EVOLUTION: (),
-        PhaseName.INTEGRATION: (),
-        PhaseName.RETURN: (),
+        PhaseName.INTEGRATION: integration.OPERATIONS,
+        PhaseName.RETURN: return_.OPERATIONS,
     }

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from oneiro.config import Config
+from oneiro.dream.ops.context import ContextualEmbedding
+from oneiro.dream.ops.keys import KeyExpansion
 from oneiro.dream.phase import Operation
 
 
 def nrem_operations(config: Config) -> Sequence[Operation]:
-    return ()
+    return (KeyExpansion(), ContextualEmbedding())

@@ -1,0 +1,145 @@
+"""Dream commands: dream, journal, revert, daemon."""
+
+from __future__ import annotations
+
+import signal
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from oneiro.cli.common import EmbedderOption, HomeOption, console, open_memory, print_json
+from oneiro.dream.report import CycleReport
+from oneiro.events import Event
+from oneiro.scheduler import Runner
+
+
+def _progress(event: Event) -> None:
+    p = event.payload
+    if event.kind == "mode_change":
+        console.print(f"[dim]mode -> {p.get('mode')} ({p.get('cycle_id')})[/dim]")
+    elif event.kind == "dream_progress" and p.get("state") == "done":
+        writes = {k: v for k, v in (p.get("writes") or {}).items() if v and "." not in k}
+        console.print(f"  [{p['step']}/{p['of']}] {p['phase'].upper():<12} done  {writes or ''}")
+
+
+def print_report(report: CycleReport) -> None:
+    table = Table("phase", "operations", "did", "writes", "left", "s", title=f"cycle {report.cycle_id}")
+    for ph in report.phases:
+        did = ", ".join(f"{k}={v}" for k, v in ph.did.items()) or ph.note
+        writes = ", ".join(f"{k}={v}" for k, v in ph.writes.items() if v)
+        left = ", ".join(f"{k}={v}" for k, v in ph.left.items())
+        table.add_row(ph.phase, ", ".join(ph.operations) or "-", did, writes, left, f"{ph.seconds:.2f}")
+    console.print(table)
+    console.print(
+        f"status: {report.status}; new episodes: {report.new_episodes}; {report.seconds:.1f} s"
+        + ("; resumed" if report.resumed else "")
+        + ("; DRY RUN: nothing written" if report.dry_run else "")
+    )
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def dream(
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan the cycle; write nothing.")] = False,
+        isolate: Annotated[
+            bool, typer.Option("--isolate", help="Dream in a process with no network.")
+        ] = False,
+        seconds: Annotated[float | None, typer.Option(help="Wall-clock budget in seconds.")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+        home: HomeOption = None,
+        embedder: EmbedderOption = None,
+    ) -> None:
+        """Dream now (bypasses the scheduler), with progress per phase."""
+        from oneiro.dream.budget import CycleBudget
+
+        with open_memory(home, embedder) as memory:
+            budget = None if seconds is None else CycleBudget(seconds)
+            if not as_json:
+                memory.bus.subscribe(_progress)
+            previous = signal.signal(signal.SIGINT, lambda *_: memory.wake())
+            try:
+                report = memory.dream(reason="cli", budget=budget, dry_run=dry_run, isolate=isolate)
+            finally:
+                signal.signal(signal.SIGINT, previous)
+        if as_json:
+            print_json(report.to_dict())
+        else:
+            print_report(report)
+
+    @app.command()
+    def journal(
+        cycle: Annotated[str | None, typer.Argument(help="Show this cycle in full.")] = None,
+        verify: Annotated[bool, typer.Option("--verify", help="Recompute the hash chain.")] = False,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+        home: HomeOption = None,
+    ) -> None:
+        """List cycles, or show one cycle's journal in full."""
+        with open_memory(home) as memory:
+            if verify:
+                n = memory.verify_journal()
+                console.print(f"journal verified: {n} records, hash chain intact")
+                return
+            if cycle is None:
+                rows = memory.store.recent_cycles(50)
+                if as_json:
+                    print_json([r.__dict__ for r in rows])
+                    return
+                table = Table("cycle", "status", "reason", "last phase", "started", "new episodes")
+                for r in rows:
+                    span = int(r.checkpoint.get("to_rowid", 0)) - int(r.checkpoint.get("from_rowid", 0))
+                    table.add_row(r.id, r.status, r.reason, r.phase or "-", f"{r.started_at:.0f}", str(span))
+                console.print(table)
+                return
+            if memory.store.cycle(cycle) is None:
+                from oneiro.errors import UnknownCycle
+
+                raise UnknownCycle(f"no cycle {cycle!r}; `oneiro journal` lists them")
+            records = memory.journal(cycle)
+        if as_json:
+            print_json([r.__dict__ for r in records])
+            return
+        for rec in records:
+            console.print(
+                f"[bold]#{rec.seq}[/bold] {rec.kind:<16} {rec.phase or '':<12} {_short(rec.payload)}"
+            )
+
+    @app.command()
+    def revert(
+        cycle: Annotated[str, typer.Argument(help="The cycle to undo.")], home: HomeOption = None
+    ) -> None:
+        """Undo everything a cycle wrote (entries, statuses, revisions, predictions); keep its journal."""
+        with open_memory(home) as memory:
+            undone = memory.revert(cycle)
+        console.print(f"reverted {cycle}: {undone} writes undone")
+
+    @app.command()
+    def daemon(
+        once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
+        home: HomeOption = None,
+    ) -> None:
+        """Poll the scheduler and dream when it says so (Ctrl-C or SIGTERM stops it)."""
+        with open_memory(home) as memory:
+
+            def decide() -> Any:
+                decision = memory.should_dream()
+                console.print(f"scheduler: {'dream' if decision.dream else 'wait'} ({decision.reason})")
+                return decision
+
+            def run(decision: Any) -> None:
+                print_report(memory.dream(reason=f"scheduler: {decision.reason}", budget=decision.budget))
+
+            runner = Runner(decide, run, memory.config.scheduler.poll_seconds)
+
+            def stop(*_: object) -> None:
+                runner.stop()
+                memory.wake()
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, stop)
+            runner.run(max_polls=1 if once else None)
+
+
+def _short(payload: dict[str, Any], limit: int = 160) -> str:
+    text = ", ".join(f"{k}={v}" for k, v in payload.items() if v not in ({}, [], "", None))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
