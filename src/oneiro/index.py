@@ -51,6 +51,7 @@ class VectorIndex(Protocol):
     ) -> tuple[list[str], list[float]]: ...
     def mask(self, flt: Filter, hidden_entries: set[str]) -> BoolArray | None: ...
     def position(self, item_id: str) -> int | None: ...
+    def vector(self, item_id: str) -> Matrix: ...
     def is_entry(self, item_id: str) -> bool: ...
 
 
@@ -133,6 +134,11 @@ class NumpyIndex:
 
     def position(self, item_id: str) -> int | None:
         return self._pos.get(item_id)
+
+    def vector(self, item_id: str) -> Matrix:
+        """The stored vector of an item the index holds (KeyError otherwise)."""
+        row: Matrix = self._matrix[self._pos[item_id]]
+        return row
 
     def is_entry(self, item_id: str) -> bool:
         pos = self._pos.get(item_id)

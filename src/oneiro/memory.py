@@ -238,6 +238,7 @@ class Memory:
         }
 
     def close(self) -> None:
+        self._recaller.close()
         self.store.close()
 
     def __enter__(self) -> Memory:

@@ -185,6 +185,8 @@ class Hit:
     relevance: float
     lexical_rank: int | None
     dense_rank: int | None
+    #: An entry's sources in order of relevance to the query that found it (set by recall).
+    ranked_sources: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -196,4 +198,6 @@ class Hit:
 
     @property
     def sources(self) -> tuple[str, ...]:
+        if self.ranked_sources:
+            return self.ranked_sources
         return self.item.sources if isinstance(self.item, Entry) else (self.item.id,)

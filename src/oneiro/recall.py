@@ -9,6 +9,7 @@ only can expand each entry to its sources with :func:`source_ranking`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -111,17 +112,18 @@ class Recaller:
         mask = index.mask(flt, hidden)
         limit = n * (1 if flt.empty else 8)
         if len(index) < CONCURRENT_MIN_ITEMS:
-            dense_ids = self._dense(query, n, mask, index)
+            dense_ids, qvec = self._dense(query, n, mask, index)
             text_hits = self.store.search_text(query, limit)
         else:
-            dense_ids, text_hits = self._both(query, n, limit, mask, index)
+            (dense_ids, qvec), text_hits = self._both(query, n, limit, mask, index)
         lexical_ids = self._lexical(text_hits, mask, hidden, index)[:n]
         fused = fuse(lexical_ids, dense_ids, rc.rrf_k)
-        return self._rerank(fused, k, now if now is not None else time.time())
+        hits = self._rerank(fused, k, now if now is not None else time.time())
+        return [rank_sources(h, qvec, index) for h in hits]
 
     def _both(
         self, query: str, n: int, limit: int, mask: np.ndarray | None, index: VectorIndex
-    ) -> tuple[list[str], list[tuple[str, str, float]]]:
+    ) -> tuple[tuple[list[str], np.ndarray], list[tuple[str, str, float]]]:
         """The dense side (embed the query, scan the matrix) in a worker while this thread asks
         SQLite for BM25 matches on its own connection, inside whatever transaction it holds.
         numpy, torch and SQLite all release the GIL, so latency is the slower side, not the sum."""
@@ -137,9 +139,12 @@ class Recaller:
         """Stop the dense workers (idle ones hold no resources, but a closed memory owns none)."""
         self._workers.shutdown(wait=True)
 
-    def _dense(self, query: str, n: int, mask: np.ndarray | None, index: VectorIndex) -> list[str]:
-        ids, _ = index.search(self.embedder.embed([query])[0], n, mask)
-        return ids
+    def _dense(
+        self, query: str, n: int, mask: np.ndarray | None, index: VectorIndex
+    ) -> tuple[list[str], np.ndarray]:
+        qvec = self.embedder.embed([query])[0]
+        ids, _ = index.search(qvec, n, mask)
+        return ids, qvec
 
     def _lexical(
         self,
@@ -189,6 +194,24 @@ class Recaller:
             hits.append(Hit(item, score, relevance, c.lexical_rank, c.dense_rank))
         hits.sort(key=lambda h: -h.score)
         return hits[:k]
+
+
+def rank_sources(hit: Hit, qvec: np.ndarray, index: VectorIndex) -> Hit:
+    """An entry resting on several episodes lists them most relevant to the query first, so a
+    caller that expands it (see :func:`source_ranking`) reads the pertinent ones first. Sources
+    the index does not hold keep their place after the ranked ones."""
+    sources = hit.sources
+    if not hit.is_entry or len(sources) < 2:
+        return hit
+    vectors = getattr(index, "vector", None)
+    if vectors is None:
+        return hit
+    scored = [
+        (float(vectors(s) @ qvec), i, s) for i, s in enumerate(sources) if index.position(s) is not None
+    ]
+    rest = [s for s in sources if index.position(s) is None]
+    ranked = tuple(s for _, _, s in sorted(scored, key=lambda t: (-t[0], t[1]))) + tuple(rest)
+    return dataclasses.replace(hit, ranked_sources=ranked)
 
 
 def source_ranking(hits: Sequence[Hit], k: int) -> list[str]:
