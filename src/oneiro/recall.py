@@ -203,11 +203,8 @@ def rank_sources(hit: Hit, qvec: np.ndarray, index: VectorIndex) -> Hit:
     sources = hit.sources
     if not hit.is_entry or len(sources) < 2:
         return hit
-    vectors = getattr(index, "vector", None)
-    if vectors is None:
-        return hit
     scored = [
-        (float(vectors(s) @ qvec), i, s) for i, s in enumerate(sources) if index.position(s) is not None
+        (float(index.vector(s) @ qvec), i, s) for i, s in enumerate(sources) if index.position(s) is not None
     ]
     rest = [s for s in sources if index.position(s) is None]
     ranked = tuple(s for _, _, s in sorted(scored, key=lambda t: (-t[0], t[1]))) + tuple(rest)
