@@ -80,6 +80,9 @@ class FakeSnapshot:
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         return self.store.vectors_for(list(ids), self._model)
 
+    def similar(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+        return []
+
     def entries(self, ids: Sequence[str]) -> dict[str, Entry]:
         return self.store.entries(list(ids))
 

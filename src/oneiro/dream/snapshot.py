@@ -8,11 +8,12 @@ what it set out to. Dream output is never in it: only awake episodes count as ex
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from oneiro.index import Filter, VectorIndex
 from oneiro.model import Entry, Episode, Provenance
 from oneiro.store.protocol import Store
 
@@ -29,8 +30,17 @@ def load_new_episodes(store: Store, from_rowid: int, to_rowid: int) -> list[Epis
 class StoreSnapshot:
     """Implements :class:`oneiro.dream.phase.Snapshot` over a store."""
 
-    def __init__(self, store: Store, cycle_id: str, new: Sequence[Episode], max_rowid: int, model: str):
+    def __init__(
+        self,
+        store: Store,
+        cycle_id: str,
+        new: Sequence[Episode],
+        max_rowid: int,
+        model: str,
+        index: Callable[[], VectorIndex] | None = None,
+    ):
         self._store = store
+        self._index = index
         self._cycle_id = cycle_id
         self._new = tuple(new)
         self._max_rowid = max_rowid
@@ -58,6 +68,16 @@ class StoreSnapshot:
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         return self._store.vectors_for(list(ids), self._model)
+
+    def similar(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """The ``n`` stored episodes (awake or shadow; no entries) most similar to ``vector``,
+        best first, from the in-memory index. Empty when the cycle was given no index."""
+        if self._index is None:
+            return []
+        index = self._index()
+        mask = index.mask(Filter(include_entries=False), set())
+        ids, scores = index.search(vector, n, mask)
+        return list(zip(ids, scores, strict=True))
 
     def entries(self, ids: Sequence[str]) -> dict[str, Entry]:
         return self._store.entries(list(ids))
