@@ -52,6 +52,16 @@ class RevisionProposal:
 
 
 @dataclass(frozen=True)
+class ItemCredit:
+    """Credit assigned to a playbook item by replay: how many times it helped or harmed."""
+
+    item_id: str
+    helpful: int = 0
+    harmful: int = 0
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Note:
     """A journal record a phase wants kept (a decision, a skipped item and why, a finding)."""
 
@@ -69,6 +79,7 @@ class Writes:
     updates: list[EntryUpdate] = field(default_factory=list)
     predictions: list[Prediction] = field(default_factory=list)
     revisions: list[RevisionProposal] = field(default_factory=list)
+    credits: list[ItemCredit] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
 
     def extend(self, other: Writes) -> None:
@@ -77,11 +88,14 @@ class Writes:
         self.updates.extend(other.updates)
         self.predictions.extend(other.predictions)
         self.revisions.extend(other.revisions)
+        self.credits.extend(other.credits)
         self.notes.extend(other.notes)
 
     @property
     def empty(self) -> bool:
-        return not (self.entries or self.updates or self.predictions or self.revisions or self.notes)
+        return not (
+            self.entries or self.updates or self.predictions or self.revisions or self.credits or self.notes
+        )
 
     def summary(self) -> dict[str, int]:
         kinds: dict[str, int] = {}
@@ -93,5 +107,6 @@ class Writes:
             "updates": len(self.updates),
             "predictions": len(self.predictions),
             "revisions": len(self.revisions),
+            "credits": len(self.credits),
             "notes": len(self.notes),
         }

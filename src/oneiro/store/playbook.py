@@ -74,6 +74,17 @@ def count_use(conn: sqlite3.Connection, item_id: str, *, helpful: int = 0, harmf
     return cur.rowcount == 1
 
 
+def credit(conn: sqlite3.Connection, item_id: str, helpful: int, harmful: int, cycle_id: str) -> bool:
+    """Add replay's credit to an item's counters, undo-logged under ``cycle_id`` so that reverting
+    the cycle restores them; False when the item does not exist."""
+    row = conn.execute("SELECT helpful, harmful FROM playbook_items WHERE id = ?", (item_id,)).fetchone()
+    if row is None:
+        return False
+    changes = {"helpful": int(row["helpful"]) + helpful, "harmful": int(row["harmful"]) + harmful}
+    undo.update(conn, "playbook_items", item_id, changes, cycle_id)
+    return True
+
+
 # -- revisions --------------------------------------------------------------------------------
 def _revision(row: sqlite3.Row) -> pb.Revision:
     return pb.Revision(
