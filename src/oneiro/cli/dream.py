@@ -53,8 +53,9 @@ def register(app: typer.Typer) -> None:
         """Dream now (bypasses the scheduler), with progress per phase."""
         from oneiro.dream.budget import CycleBudget
 
+        # A bad budget is refused before the store is opened, so it cannot even create one.
+        budget = None if seconds is None else CycleBudget(seconds)
         with open_memory(home, embedder) as memory:
-            budget = None if seconds is None else CycleBudget(seconds)
             if not as_json:
                 memory.bus.subscribe(_progress)
             previous = signal.signal(signal.SIGINT, lambda *_: memory.wake())

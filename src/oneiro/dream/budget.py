@@ -8,6 +8,7 @@ dream budget left), so every split sums to 1.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -75,9 +76,10 @@ class CycleBudget:
     vitality: float = 1.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.wall_seconds, int | float) or not self.wall_seconds > 0:
-            raise BudgetError(f"a cycle needs a positive wall-clock budget, got {self.wall_seconds!r}")
-        if not isinstance(self.tokens, int) or self.tokens < 0:
+        wall = self.wall_seconds
+        if isinstance(wall, bool) or not isinstance(wall, int | float) or not (0 < wall < math.inf):
+            raise BudgetError(f"a cycle needs a positive, finite wall-clock budget, got {wall!r}")
+        if isinstance(self.tokens, bool) or not isinstance(self.tokens, int) or self.tokens < 0:
             raise BudgetError(f"tokens must be a non-negative integer, got {self.tokens!r}")
         if self.tier in (Tier.T1, Tier.T2) and self.tokens == 0:
             raise BudgetError(f"tier {self.tier} calls an LLM and needs a token budget above zero")
@@ -106,11 +108,24 @@ class CycleBudget:
 
 class PhaseBudget:
     """One phase's share, measured on a monotonic clock from when the phase starts. Time a phase
-    leaves unused carries to the next one."""
+    leaves unused carries to the next one.
 
-    def __init__(self, seconds: float, tokens: int, monotonic: Any = time.monotonic) -> None:
+    ``limit_tokens`` says whether tokens are metered at all (a T0 cycle has no token budget). It
+    is separate from ``tokens`` because a metered phase's share can round down to zero, and zero
+    tokens must then mean none, not unlimited.
+    """
+
+    def __init__(
+        self,
+        seconds: float,
+        tokens: int,
+        monotonic: Any = time.monotonic,
+        *,
+        limit_tokens: bool | None = None,
+    ) -> None:
         self._seconds = seconds
         self._tokens = tokens
+        self._limit_tokens = tokens > 0 if limit_tokens is None else limit_tokens
         self._spent_tokens = 0
         self._monotonic = monotonic
         self._start = monotonic()
@@ -127,7 +142,7 @@ class PhaseBudget:
         return float(self._monotonic() - self._start)
 
     def exhausted(self) -> bool:
-        return self.elapsed() >= self._seconds or (self._tokens > 0 and self._spent_tokens >= self._tokens)
+        return self.elapsed() >= self._seconds or (self._limit_tokens and self._spent_tokens >= self._tokens)
 
     def spend_tokens(self, n: int) -> None:
         self._spent_tokens += n

@@ -19,6 +19,7 @@ A second cycle on a store where one is running is refused, naming the running on
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import importlib
 import os
@@ -40,15 +41,17 @@ from oneiro.dream.snapshot import StoreSnapshot, load_new_episodes
 from oneiro.dream.writes import Writes
 from oneiro.errors import CycleRunning, CycleStateError, UnknownCycle
 from oneiro.events import EventBus
-from oneiro.model import Tier
+from oneiro.gate import adopt_mode
+from oneiro.index import VectorIndex
+from oneiro.model import Mode, Tier
 from oneiro.store.cycles import CycleRow
 from oneiro.store.protocol import Store
 
 Phases = Mapping[PhaseName, Sequence[Operation]]
 ModeScope = Callable[[str], AbstractContextManager[None]]
 
-#: Cycles running in this process (by store path), so a second one here is refused even though
-#: its pid is alive for the same reason ours is.
+#: Cycles running in this process (by :func:`_store_key`), so a second one here is refused even
+#: though its pid is alive for the same reason ours is.
 _ACTIVE: dict[str, str] = {}
 _ACTIVE_LOCK = threading.Lock()
 
@@ -67,6 +70,14 @@ def _pid_alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _store_key(store: Store) -> str:
+    """One key per database: the resolved file path (two spellings of one file are one store), or
+    the object itself for an in-memory store (two of those never share anything)."""
+    if store.path == ":memory:":
+        return f":memory:{id(store)}"
+    return os.path.realpath(store.path)
 
 
 def _seed(cycle_id: str, phase: str) -> int:
@@ -91,6 +102,7 @@ class DreamEngine:
         *,
         clock: Callable[[], float] = time.time,
         mode_scope: ModeScope | None = None,
+        index: Callable[[], VectorIndex] | None = None,
         bus: EventBus | None = None,
     ) -> None:
         self.store = store
@@ -99,6 +111,7 @@ class DreamEngine:
         self.phases = phases
         self.clock = clock
         self.mode_scope: ModeScope = mode_scope or (lambda _cycle: contextlib.nullcontext())
+        self.index = index
         self.bus = bus or EventBus()
         self._wake = threading.Event()
 
@@ -116,7 +129,6 @@ class DreamEngine:
     ) -> CycleReport:
         """Run a cycle (resuming an interrupted or crashed one first when ``resume``)."""
         budget = budget or self.default_budget()
-        self._wake.clear()
         row, resumed = self._begin(reason, budget, resume)
         started = time.monotonic()
         report = CycleReport(row.id, "running", row.reason, row.budget, resumed=resumed)
@@ -127,21 +139,34 @@ class DreamEngine:
                     self._run_phases(row, report)
                 finally:
                     self.bus.publish("mode_change", mode="awake", cycle_id=row.id)
-        except BaseException as exc:
-            if not isinstance(exc, Woken):
-                self._finish(row.id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
-                raise
+        except Woken:
             report.status = "interrupted"
+        except KeyboardInterrupt:
+            # Ctrl-C in a library caller: the unfinished phase never committed, so the cycle is
+            # left resumable exactly as a wake-up leaves it.
+            self._finish(row.id, "interrupted", {"why": "KeyboardInterrupt"})
+            raise
+        except BaseException as exc:
+            self._fail(row.id, f"{type(exc).__name__}: {exc}")
+            raise
         finally:
             with _ACTIVE_LOCK:
-                _ACTIVE.pop(self.store.path, None)
+                _ACTIVE.pop(_store_key(self.store), None)
             report.seconds = time.monotonic() - started
         return report
 
     def plan(self, *, budget: CycleBudget | None = None) -> CycleReport:
-        """A dry run: execute every phase over the current store and apply nothing."""
-        budget = budget or self.default_budget()
+        """A dry run: execute every phase over the current store and apply nothing.
+
+        The operations run in dream mode, as in a real cycle (the gate shadows or skips effectful
+        dispatches), but in a copy of the caller's context, so the mode never leaks out and the
+        store's persisted mode (a write) is left alone.
+        """
+        return contextvars.copy_context().run(self._plan, budget or self.default_budget())
+
+    def _plan(self, budget: CycleBudget) -> CycleReport:
         cycle_id = "dry-run"
+        adopt_mode(Mode.DREAM, cycle_id)
         to_rowid = self.store.episode_max_rowid()
         new = load_new_episodes(self.store, consolidated_rowid(self.store), to_rowid)
         report = CycleReport(
@@ -150,7 +175,7 @@ class DreamEngine:
         carry: dict[str, Any] = {}
         split = phase_split(budget.vitality)
         for phase in PHASE_ORDER:
-            snap = StoreSnapshot(self.store, cycle_id, new, to_rowid, self.embedder.name)
+            snap = StoreSnapshot(self.store, cycle_id, new, to_rowid, self.embedder.name, self.index)
             outcome, phase_report = self._run_operations(phase, snap, carry, budget, split, cycle_id)
             carry.update(outcome.carry)
             report.phases.append(phase_report)
@@ -176,9 +201,13 @@ class DreamEngine:
     # -- begin / finish ---------------------------------------------------------------------
     def _begin(self, reason: str, budget: CycleBudget, resume: bool) -> tuple[CycleRow, bool]:
         now = self.clock()
+        key = _store_key(self.store)
         with _ACTIVE_LOCK:
-            if self.store.path in _ACTIVE and self.store.path != ":memory:":
-                raise CycleRunning(f"cycle {_ACTIVE[self.store.path]} is running on this store")
+            if key in _ACTIVE:
+                raise CycleRunning(f"cycle {_ACTIVE[key]} is running on this store")
+            # Cleared only once this run owns the store: a refused second run must not swallow a
+            # wake-up meant for the running one.
+            self._wake.clear()
             with self.store.transaction():
                 for row in self.store.cycles_with_status("running"):
                     if _pid_alive(row.pid) and row.pid != os.getpid():
@@ -197,10 +226,10 @@ class DreamEngine:
                     )
                     resumed = self.store.cycle(row.id)
                     assert resumed is not None
-                    _ACTIVE[self.store.path] = row.id
+                    _ACTIVE[key] = row.id
                     return resumed, True
                 for stale in self.store.cycles_with_status("running", "interrupted"):
-                    self.store.update_cycle(stale.id, status="failed", ended_at=now)
+                    self._fail(stale.id, "abandoned: a new cycle started without resuming it")
                 cycle_id = f"c-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(now))}-{uuid.uuid4().hex[:6]}"
                 from_rowid = consolidated_rowid(self.store)
                 to_rowid = self.store.episode_max_rowid()
@@ -217,7 +246,7 @@ class DreamEngine:
                     },
                     cycle_id=cycle_id,
                 )
-            _ACTIVE[self.store.path] = cycle_id
+            _ACTIVE[key] = cycle_id
         row_now = self.store.cycle(cycle_id)
         assert row_now is not None
         return row_now, False
@@ -227,6 +256,21 @@ class DreamEngine:
         with self.store.transaction():
             self.store.update_cycle(cycle_id, status=status, ended_at=now)
             self.store.journal_append(now, f"cycle_{status}", payload, cycle_id=cycle_id)
+
+    def _fail(self, cycle_id: str, error: str) -> None:
+        """A cycle that cannot go on undoes what its finished phases wrote, in one transaction.
+
+        Its entries would otherwise stay behind, tagged with a cycle that never completes, so
+        invisible to recall; and since entry ids are content addresses, the next cycle's identical
+        entries would be ignored as already stored and stay invisible too.
+        """
+        now = self.clock()
+        with self.store.transaction():
+            undone = self.store.revert_writes(cycle_id)
+            self.store.update_cycle(cycle_id, status="failed", ended_at=now)
+            self.store.journal_append(
+                now, "cycle_failed", {"error": error, "undone_writes": undone}, cycle_id=cycle_id
+            )
 
     # -- phases -----------------------------------------------------------------------------
     def _run_phases(self, row: CycleRow, report: CycleReport) -> None:
@@ -251,7 +295,9 @@ class DreamEngine:
                 of=len(PHASE_ORDER),
                 state="start",
             )
-            snap = StoreSnapshot(self.store, row.id, new, int(checkpoint["to_rowid"]), self.embedder.name)
+            snap = StoreSnapshot(
+                self.store, row.id, new, int(checkpoint["to_rowid"]), self.embedder.name, self.index
+            )
             outcome, phase_report = self._run_operations(
                 phase, snap, carry, budget, split, row.id, extra_seconds=carried_seconds
             )
@@ -294,7 +340,7 @@ class DreamEngine:
     ) -> tuple[Outcome, PhaseReport]:
         operations = list(self.phases.get(phase, ()))
         seconds = split[phase] * budget.wall_seconds + extra_seconds
-        phase_budget = PhaseBudget(seconds, int(split[phase] * budget.tokens))
+        phase_budget = PhaseBudget(seconds, int(split[phase] * budget.tokens), limit_tokens=budget.tokens > 0)
         ctx = Context(
             cycle_id,
             self.clock(),
