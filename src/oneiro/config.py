@@ -142,6 +142,9 @@ class NremConfig:
     topic_similarity: float = 0.55
     #: Near-duplicates: cosine similarity at or above which two items say the same thing.
     duplicate_similarity: float = 0.95
+    #: Supersession: cosine at or above which a newer statement with an update cue may replace an
+    #: older one (MiniLM scores a restatement with a changed value about 0.55-0.85).
+    supersede_similarity: float = 0.55
     #: Turns on either side folded into a contextual embedding.
     context_window: int = 2
     #: Standard deviation of the feature noise used by perturbed replay.

@@ -56,6 +56,7 @@ class Memory:
             clock=clock,
             mode_scope=self.gate.dreaming,
             bus=self.bus,
+            index=self._cache.sync,
         )
 
     # -- awake: capture ---------------------------------------------------------------------

@@ -76,10 +76,17 @@ class KeyExpansion:
         dated = 0
         for i, ep in enumerate(new):
             if ctx.budget.exhausted():
-                return Outcome(writes, did={"episodes": i, "dated": dated}, left={"episodes": len(new) - i})
+                made = {e.sources[0]: e.id for e in writes.entries}
+                return Outcome(
+                    writes,
+                    carry={"keys_entries": made},
+                    did={"episodes": i, "dated": dated},
+                    left={"episodes": len(new) - i},
+                )
             writes.entries.append(self._entry(ctx, ep, speakers, kw[i]))
             dated += 1 if writes.entries[-1].data.get("dates") else 0
-        return Outcome(writes, did={"episodes": len(new), "dated": dated})
+        made = {e.sources[0]: e.id for e in writes.entries}
+        return Outcome(writes, carry={"keys_entries": made}, did={"episodes": len(new), "dated": dated})
 
     def _entry(self, ctx: Context, ep: Episode, speakers: Sequence[str], kw: Sequence[str]) -> Any:
         mentions = normalise(ep.text, ep.ts)

@@ -1,0 +1,163 @@
+"""Near-duplicate merging and supersession: never destructive.
+
+For each new episode the most similar earlier episodes are looked up (in the index and among the
+new episodes themselves):
+
+- a near-duplicate (cosine at or above ``nrem.duplicate_similarity``, same speaker) restates what
+  was said: the earlier statement's ``keys`` entry is superseded by the newer one's (status
+  ``superseded``, ``superseded_by``, ``valid_to``); both episodes stay, and so does the old entry;
+- an update (similar but not a duplicate, same speaker, the newer carries an update cue such as
+  "now", "no longer", "instead", "correction", and the two differ in a value: a number or a name)
+  becomes a ``supersession`` hypothesis, staged at the hypothesis confidence with a
+  ``text_support`` test, and the earlier statement's ``keys`` entry gets ``valid_to`` (it may have
+  stopped being true) without losing its status: a dream's judgement waits for awake confirmation.
+
+``KeyExpansion`` runs before this and carries the keys entry of each new episode in
+``carry["keys_entries"]``; older episodes' keys entries are read from the snapshot.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from oneiro.dream.phase import Context, Outcome, Snapshot
+from oneiro.dream.writes import EntryUpdate, Writes
+from oneiro.model import Entry, EntryStatus, Episode, Provenance, Tier, entry_id
+
+#: Earlier episodes compared with each new one.
+CANDIDATES = 6
+UPDATE_CUES = re.compile(
+    r"\b(now|no longer|instead|actually|correction|changed|moved|switched|anymore|updated|from now on)\b",
+    re.IGNORECASE,
+)
+_VALUE = re.compile(r"\b(?:\d[\d.,:%-]*|[A-Z][\w-]*|[a-z]+(?:-[a-z0-9]+)+)\b")
+
+
+def values(text: str) -> set[str]:
+    """Numbers, names and hyphenated identifiers: what an update typically changes."""
+    return {v.lower() for v in _VALUE.findall(text)}
+
+
+def is_update(newer: Episode, older: Episode) -> bool:
+    if not UPDATE_CUES.search(newer.text):
+        return False
+    return bool(values(newer.text) ^ values(older.text))
+
+
+class Supersession:
+    name = "supersession"
+    tier = Tier.T0
+
+    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+        new = sorted((e for e in snap.new_episodes if e.text.strip()), key=lambda e: e.ts)
+        vectors = snap.vectors([e.id for e in new])
+        keys_of: dict[str, str] = dict(carry.get("keys_entries", {}))
+        writes = Writes()
+        merged = updates = 0
+        seen: set[tuple[str, str]] = set()
+        for i, ep in enumerate(new):
+            if ctx.budget.exhausted():
+                return Outcome(
+                    writes, did={"merged": merged, "updates": updates}, left={"episodes": len(new) - i}
+                )
+            vec = vectors.get(ep.id)
+            if vec is None:
+                continue
+            for older, sim in self._earlier(snap, ep, vec, new[:i], vectors):
+                if (older.id, ep.id) in seen or older.actor != ep.actor:
+                    continue
+                seen.add((older.id, ep.id))
+                if sim >= ctx.config.nrem.duplicate_similarity:
+                    merged += self._merge(snap, ctx, older, ep, keys_of, writes)
+                elif sim >= ctx.config.nrem.supersede_similarity and is_update(ep, older):
+                    updates += self._update(snap, ctx, older, ep, sim, keys_of, writes)
+        return Outcome(writes, did={"merged": merged, "updates": updates})
+
+    def _earlier(
+        self, snap: Snapshot, ep: Episode, vec: np.ndarray, before: list[Episode], vectors: dict[str, Any]
+    ) -> list[tuple[Episode, float]]:
+        found = {i: s for i, s in snap.similar(vec, CANDIDATES + 1) if i != ep.id}
+        for other in before[-200:]:
+            if other.id in vectors:
+                found[other.id] = float(vectors[other.id] @ vec)
+        best = sorted(found.items(), key=lambda t: -t[1])[:CANDIDATES]
+        episodes = snap.episodes([i for i, _ in best])
+        return [
+            (episodes[i], s)
+            for i, s in best
+            if i in episodes and episodes[i].ts <= ep.ts and episodes[i].provenance == Provenance.AWAKE
+        ]
+
+    def _keys_entry(self, snap: Snapshot, episode_id: str, keys_of: dict[str, str]) -> Entry | None:
+        if episode_id in keys_of:
+            return None  # made in this very phase: nothing older to supersede
+        citing = snap.entries_citing([episode_id]).get(episode_id, [])
+        found = snap.entries(citing) if citing else {}
+        active = [e for e in found.values() if e.kind == "keys" and e.status == EntryStatus.ACTIVE]
+        return active[0] if active else None
+
+    def _merge(
+        self,
+        snap: Snapshot,
+        ctx: Context,
+        older: Episode,
+        newer: Episode,
+        keys_of: dict[str, str],
+        writes: Writes,
+    ) -> int:
+        old_entry = self._keys_entry(snap, older.id, keys_of)
+        new_entry_id = keys_of.get(newer.id)
+        if old_entry is None or new_entry_id is None:
+            return 0
+        writes.updates.append(
+            EntryUpdate(
+                old_entry.id,
+                {"status": EntryStatus.SUPERSEDED, "superseded_by": new_entry_id, "valid_to": newer.ts},
+                f"restated by episode {newer.id[:12]}",
+            )
+        )
+        return 1
+
+    def _update(
+        self,
+        snap: Snapshot,
+        ctx: Context,
+        older: Episode,
+        newer: Episode,
+        sim: float,
+        keys_of: dict[str, str],
+        writes: Writes,
+    ) -> int:
+        text = f'Update: "{newer.text}" replaces "{older.text}"'
+        data = {
+            "newer": newer.id,
+            "older": older.id,
+            "similarity": round(sim, 4),
+            "test": {"type": "text_support"},
+        }
+        sources = (newer.id, older.id)
+        hypothesis = Entry(
+            id=entry_id("supersession", text, sources, data),
+            kind="supersession",
+            text=text,
+            sources=sources,
+            provenance=Provenance.DREAM,
+            tier=ctx.tier,
+            cycle_id=ctx.cycle_id,
+            confidence=ctx.config.lifecycle.hypothesis_confidence,
+            status=EntryStatus.STAGED,
+            keys=(newer.actor,),
+            data=data,
+            created_at=ctx.now,
+            valid_from=newer.ts,
+        )
+        writes.entries.append(hypothesis)
+        old_entry = self._keys_entry(snap, older.id, keys_of)
+        if old_entry is not None and old_entry.valid_to is None:
+            writes.updates.append(
+                EntryUpdate(old_entry.id, {"valid_to": newer.ts}, f"possibly replaced: {hypothesis.id[:12]}")
+            )
+        return 1
