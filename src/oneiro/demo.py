@@ -5,7 +5,7 @@ phases land, dreamed over). Used by ``oneiro demo`` and by the tests of the READ
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from oneiro.memory import Memory
@@ -59,13 +59,21 @@ CONVERSATION: tuple[tuple[str, str, str], ...] = (
     ),
 )
 
-#: (time, action, predicted success, observed success, note)
-DECISIONS: tuple[tuple[str, str, float, float, str], ...] = (
-    ("2026-03-02T18:00:00", "release on Friday evening", 0.9, 0.3, "rollback needed, on-call paged at 23:10"),
-    ("2026-03-03T11:00:00", "release on Tuesday morning", 0.8, 0.95, "smooth, no alerts"),
+#: (time, action, context key, predicted success, observed success, note)
+DECISIONS: tuple[tuple[str, str, str, float, float, str], ...] = (
+    (
+        "2026-03-02T18:00:00",
+        "release on Friday evening",
+        "evening release",
+        0.9,
+        0.3,
+        "rollback needed, on-call paged at 23:10",
+    ),
+    ("2026-03-03T11:00:00", "release on Tuesday morning", "morning release", 0.8, 0.85, "smooth, no alerts"),
     (
         "2026-03-03T19:00:00",
         "release after a schema migration without a dry run",
+        "evening release",
         0.85,
         0.2,
         "migration locked the orders table for 9 minutes",
@@ -73,11 +81,55 @@ DECISIONS: tuple[tuple[str, str, float, float, str], ...] = (
     (
         "2026-03-04T10:00:00",
         "release on Wednesday morning with a canary",
+        "morning release",
         0.8,
         0.9,
         "canary caught one bad config before full rollout",
     ),
-    ("2026-03-04T20:00:00", "release on Thursday evening", 0.85, 0.4, "latency alarm, partial rollback"),
+    (
+        "2026-03-04T20:00:00",
+        "release on Thursday evening",
+        "evening release",
+        0.85,
+        0.4,
+        "latency alarm, partial rollback",
+    ),
+    (
+        "2026-03-05T09:30:00",
+        "release on Thursday morning",
+        "morning release",
+        0.8,
+        0.75,
+        "one slow query, fixed in place",
+    ),
+)
+
+#: What happens after waking: more evening releases, on other days, that go as badly.
+LATER_DECISIONS: tuple[tuple[str, str, str, float, float, str], ...] = (
+    (
+        "2026-03-06T19:30:00",
+        "release on Friday evening",
+        "evening release",
+        0.85,
+        0.35,
+        "rollback, pager at 22:40",
+    ),
+    (
+        "2026-03-09T20:00:00",
+        "release on Monday evening",
+        "evening release",
+        0.85,
+        0.3,
+        "error spike, rolled back",
+    ),
+    (
+        "2026-03-10T19:00:00",
+        "release on Tuesday evening",
+        "evening release",
+        0.85,
+        0.45,
+        "degraded checkout for 20 minutes",
+    ),
 )
 
 QUESTIONS = (
@@ -91,46 +143,81 @@ QUESTIONS = (
 class DemoResult:
     episodes: int
     answers: dict[str, list[str]]
+    cycle_id: str = ""
+    entries: int = 0
+    validated: list[str] = field(default_factory=list)
+
+
+def _decision(ts: str, action: str, key: str, predicted: float, observed: float, note: str) -> dict[str, Any]:
+    return {
+        "ts": ts,
+        "session": f"releases-{ts[:10]}",
+        "actor": "agent",
+        "kind": "decision",
+        "text": f"Decided to {action}; outcome: {note}.",
+        "prediction": predicted,
+        "outcome": observed,
+        "context": {"key": key},
+        "data": {"action": action},
+        "affect": {"pleasure": observed - predicted, "arousal": abs(observed - predicted), "dominance": 0.0},
+    }
 
 
 def episodes() -> list[dict[str, Any]]:
-    """The demo's episodes as records for ``Memory.record_many``."""
-    out: list[dict[str, Any]] = []
-    for ts, actor, text in CONVERSATION:
-        out.append({"ts": ts, "session": f"chat-{ts[:10]}", "actor": actor, "kind": "message", "text": text})
-    for ts, action, predicted, observed, note in DECISIONS:
-        out.append(
-            {
-                "ts": ts,
-                "session": "releases",
-                "actor": "agent",
-                "kind": "decision",
-                "text": f"Decided to {action}; outcome: {note}.",
-                "prediction": predicted,
-                "outcome": observed,
-                "data": {"action": action},
-                "affect": {
-                    "pleasure": observed - predicted,
-                    "arousal": abs(observed - predicted),
-                    "dominance": 0.0,
-                },
-            }
-        )
+    """The demo's awake day as records for ``Memory.record_many``."""
+    out: list[dict[str, Any]] = [
+        {"ts": ts, "session": f"chat-{ts[:10]}", "actor": actor, "kind": "message", "text": text}
+        for ts, actor, text in CONVERSATION
+    ]
+    out.extend(_decision(*d) for d in DECISIONS)
     return out
 
 
 def run(memory: Memory, say: Callable[[str], None] = print) -> DemoResult:
-    """Awake: record the day, then recall a few things from it."""
+    """Awake -> dream -> wake: record a day, recall from it, dream over it, read the waking brief,
+    then let later experience confirm (or not) what the dream proposed."""
     recorded = memory.record_many(episodes())
     say(
-        f"awake: recorded {len(recorded)} episodes "
+        f"[bold]awake[/bold]: recorded {len(recorded)} episodes "
         f"({sum(1 for e in recorded if e.kind == 'decision')} decisions with predictions and outcomes)"
     )
+    answers = _ask(memory, say)
+    say("[bold]dream[/bold]: the agent is idle; oneiro dreams (effects gated, writes staged)")
+    report = memory.dream(reason="demo")
+    for phase in report.phases:
+        made = {k: v for k, v in phase.writes.items() if v and "." in k}
+        say(f"   {phase.phase.upper():<12} {', '.join(phase.operations) or '-':<60} {made or phase.note}")
+    say(f"journal of {report.cycle_id} (hash chain verified: {memory.verify_journal()} records)")
+    for rec in memory.journal(report.cycle_id):
+        say(f"   #{rec.seq:<3} {rec.kind:<16} {rec.phase or ''}")
+    say("[bold]wake[/bold]: the waking brief")
+    if report.brief:
+        for line in str(report.brief.get("markdown", "")).splitlines():
+            say(f"   {line}")
+    answers.update(_ask(memory, say, QUESTIONS[2:]))
+    later = memory.record_many([_decision(*d) for d in LATER_DECISIONS])
+    say(
+        f"awake again: {len(later)} more evening releases on other days; validation judges the "
+        "dream's hypotheses against them"
+    )
+    validated = [e.text for e in memory.store.entries_where("status = 'validated'")]
+    for entry in memory.store.entries_where(
+        "provenance != 'awake' AND cycle_id = ? AND status IN ('staged', 'validated', 'refuted')",
+        (report.cycle_id,),
+    ):
+        say(f"   {entry.status:<9} {entry.confidence:.2f}  {entry.text[:110]}")
+    return DemoResult(len(recorded), answers, report.cycle_id, report.entries_written(), validated)
+
+
+def _ask(
+    memory: Memory, say: Callable[[str], None], questions: tuple[str, ...] = QUESTIONS
+) -> dict[str, list[str]]:
     answers: dict[str, list[str]] = {}
-    for question in QUESTIONS:
+    for question in questions:
         hits = memory.recall(question, k=2)
         answers[question] = [h.item.text for h in hits]
         say(f"recall: {question}")
         for h in hits:
-            say(f"   {h.score:.3f}  {h.item.text}")
-    return DemoResult(len(recorded), answers)
+            tag = f" [dream-made {h.item.kind}]" if h.is_entry else ""
+            say(f"   {h.score:.3f}  {h.item.text[:120]}{tag}")
+    return answers
