@@ -73,7 +73,19 @@ def locomo_sample(sid: str, sessions: int = 2, turns: int = 3) -> dict[str, Any]
             "category": 5,
         },
     ]
-    return {"sample_id": sid, "conversation": conv, "qa": qa, "observation": {}, "session_summary": {}}
+    observation = {
+        "session_1_observation": {
+            "Ana": [["Ana rode a red bicycle to the violin teacher.", "D1:1"]],
+            "Ben": [["Ben adopted a kitten named Pepper.", ["D1:2", "D:2:3"]]],
+        }
+    }
+    return {
+        "sample_id": sid,
+        "conversation": conv,
+        "qa": qa,
+        "observation": observation,
+        "session_summary": {},
+    }
 
 
 def lme_question(qid: str, qtype: str, user_evidence: bool = True) -> dict[str, Any]:
@@ -184,6 +196,22 @@ def test_dream_condition_refuses_a_version_without_dreaming(
     monkeypatch.delattr(Memory, "dream", raising=False)
     with pytest.raises(CycleError, match="dreaming is not available in this version"):
         run_locomo(locomo_file, ["raw", "dream"], "hashing")
+
+
+def test_observation_reference_counts_the_turns_it_cites(locomo_file: Path) -> None:
+    result = run_locomo(locomo_file, ["observation"], "hashing")
+    groups = result["conditions"]["observation"]["by_group"]
+    assert groups["1 multi-hop"]["recall@5"] == 1.0  # one observation cites both evidence turns
+    assert groups["4 single-hop"]["recall@5"] == 1.0
+
+
+def test_observation_reference_needs_observations(tmp_path: Path) -> None:
+    sample = locomo_sample("conv-x")
+    sample["observation"] = {}
+    with pytest.raises(BenchDataError, match="observation"):
+        run_locomo(write(tmp_path / "x.json", [sample]), ["observation"], "hashing")
+    with pytest.raises(BenchDataError, match="unknown condition"):
+        run_longmemeval(tmp_path / "x.json", ["observation"], "hashing")
 
 
 def test_limit_keeps_the_first_conversations(locomo_file: Path) -> None:

@@ -25,7 +25,9 @@ from oneiro.store.vectors import Matrix
 K = TypeVar("K", bound=Hashable)
 
 RAW, DREAM, BM25, DENSE = "raw", "dream", "bm25", "dense"
-ALL_CONDITIONS = (RAW, DREAM, BM25, DENSE)
+#: LoCoMo only, a labelled reference: BM25 over the dataset's gpt-3.5-turbo observations.
+OBSERVATION = "observation"
+ALL_CONDITIONS = (RAW, DREAM, BM25, DENSE, OBSERVATION)
 MEMORY_CONDITIONS = (RAW, DREAM)
 DREAM_UNAVAILABLE = "dreaming is not available in this version (Memory.dream is missing)"
 

@@ -213,6 +213,42 @@ def load_locomo_conversations(path: Path, limit: int | None = None) -> list[Conv
     return [_locomo_conversation(s, i, path) for i, s in enumerate(samples)]
 
 
+@dataclass(frozen=True)
+class Observation:
+    """One of LoCoMo's gpt-3.5-turbo observations: a sentence and the turns it cites. Used only
+    by the labelled ``observation`` reference condition, never by oneiro's own conditions."""
+
+    session_key: str
+    text: str
+    sources: tuple[str, ...]
+
+
+def load_locomo_observations(path: Path, sample_ids: list[str]) -> dict[str, list[Observation]]:
+    """The observations of the named conversations, sources normalised like evidence."""
+    wanted, out = set(sample_ids), {}
+    for i, sample in enumerate(_locomo_samples(path)):
+        sid = _sample_id(sample, i)
+        if sid in wanted:
+            out[sid] = _observations(sample.get("observation"), f"{path}: conversation {sid}")
+    return out
+
+
+def _observations(raw: Any, where: str) -> list[Observation]:
+    out = []
+    for key, by_speaker in _dict(raw, f"{where}, field 'observation'").items():
+        session_key = key.removesuffix("_observation")
+        for speaker, items in _dict(by_speaker, f"{where}, {key}").items():
+            for j, item in enumerate(_list(items, f"{where}, {key}, {speaker}")):
+                pair = _list(item, f"{where}, {key}, {speaker} #{j}")
+                cited = pair[1] if len(pair) == 2 else None
+                cited = [cited] if isinstance(cited, str) else cited
+                if not isinstance(pair[0], str) or not isinstance(cited, list):
+                    raise BenchDataError(f"{where}, {key}, {speaker} #{j}: expected [text, dia_id(s)]")
+                sources = tuple(dict.fromkeys(e for c in cited for e in normalise_evidence(str(c))))
+                out.append(Observation(session_key, pair[0], sources))
+    return out
+
+
 def load_locomo_questions(path: Path, sample_ids: list[str]) -> list[QAItem]:
     """The QA items of the named conversations, evidence normalised. Read after the dreams."""
     wanted = set(sample_ids)

@@ -8,6 +8,8 @@ its ``dia_id`` in ``data``, and the photo caption folded into the text. Conditio
 - ``dream``: the same turns recorded session by session in date order, with ``Memory.dream()``
   after each session (the agent sleeps between sessions).
 - ``bm25``: Okapi BM25 over turns formatted ``(<date>) <speaker> said, "<text>"``.
+- ``observation`` (optional, a labelled reference, not oneiro): BM25 over the dataset's
+  gpt-3.5-turbo observations, expanded to the turns they cite.
 - ``dense``: cosine similarity over the same formatted turns' vectors (the same embedder, no
   fusion): with the bare turn text, plain MiniLM loses a third of its recall, because most
   questions name a speaker.
@@ -28,8 +30,15 @@ import oneiro
 from oneiro.backends import Embedder, make_embedder
 from oneiro.bench import conditions as cond
 from oneiro.bench.anchors import BM25Anchor, DenseAnchor
-from oneiro.bench.conditions import BenchClock, CachedEmbedder, MemoryRetriever, Retriever
-from oneiro.bench.data import Conversation, QAItem, load_locomo_conversations, load_locomo_questions
+from oneiro.bench.conditions import BenchClock, CachedEmbedder, MemoryRetriever, Retrieved, Retriever
+from oneiro.bench.data import (
+    Conversation,
+    Observation,
+    QAItem,
+    load_locomo_conversations,
+    load_locomo_observations,
+    load_locomo_questions,
+)
 from oneiro.bench.metrics import first_appearance, recall_at_k
 from oneiro.bench.report import provenance, table
 from oneiro.config import Config
@@ -106,6 +115,31 @@ def anchor_text(conv: Conversation) -> tuple[list[str], list[str]]:
     return keys, texts
 
 
+class ObservationRetriever:
+    """The labelled ``observation`` reference: BM25 over LoCoMo's gpt-3.5-turbo observations (each
+    prefixed with its session's date), each expanded to the turns it cites, duplicates dropped, cut
+    at k. It shows what an external, LLM-made consolidation buys; it is not oneiro."""
+
+    def __init__(self, observations: list[Observation], dates: dict[str, str], tokenizer: str) -> None:
+        if not observations:
+            raise BenchDataError("the observation condition needs the 'observation' field; it is empty")
+        self.observations = observations
+        self.texts = [f"({dates.get(o.session_key, '')}) {o.text}" for o in observations]
+        self.anchor = BM25Anchor(list(range(len(observations))), self.texts, tokenizer=tokenizer)
+
+    def rank(self, query: str, k: int) -> Retrieved[str]:
+        start = time.perf_counter()
+        turns: dict[str, None] = {}
+        tokens = 0
+        for i in self.anchor.order(query):
+            if len(turns) >= k:
+                break
+            tokens += len(self.texts[i].split())
+            for source in self.observations[i].sources:
+                turns.setdefault(source, None)
+        return Retrieved(list(turns)[:k], tokens, time.perf_counter() - start)
+
+
 def build(
     conv: Conversation,
     conditions: Sequence[str],
@@ -113,6 +147,7 @@ def build(
     config: Config,
     tokenizer: str,
     timings: dict[str, dict[str, float]],
+    observations: list[Observation] | None = None,
 ) -> Built:
     retrievers: dict[str, Retriever[str]] = {}
     for name in conditions:
@@ -122,6 +157,9 @@ def build(
             retrievers[name] = build_memory(conv, embedder, config, name == cond.DREAM, t)
         elif name == cond.BM25:
             retrievers[name] = BM25Anchor(*anchor_text(conv), tokenizer=tokenizer)
+        elif name == cond.OBSERVATION:
+            dates = {s.key: s.date_text for s in conv.sessions}
+            retrievers[name] = ObservationRetriever(observations or [], dates, tokenizer)
         else:
             retrievers[name] = DenseAnchor(*anchor_text(conv), embedder)
         t["build_s"] = t.get("build_s", 0.0) + time.perf_counter() - start
@@ -171,8 +209,13 @@ def run_locomo(
     config = config or oneiro.load_config(overrides=_embedder_override(embedder))
     shared = CachedEmbedder(embedder if isinstance(embedder, Embedder) else make_embedder(config.embedder))
     convs = load_locomo_conversations(path, limit)
+    ids = [c.sample_id for c in convs]
+    obs = load_locomo_observations(path, ids) if cond.OBSERVATION in conditions else {}
     timings: dict[str, dict[str, float]] = {}
-    built = {c.sample_id: build(c, conditions, shared, config, tokenizer, timings) for c in convs}
+    built = {
+        c.sample_id: build(c, conditions, shared, config, tokenizer, timings, obs.get(c.sample_id))
+        for c in convs
+    }
     # Only now, with every store built and dreamed, are the questions read.
     items = load_locomo_questions(path, list(built))
     start = time.perf_counter()
@@ -207,13 +250,11 @@ def _malformed(item: QAItem) -> bool:
     return any(not re.fullmatch(r"D\d+:\d+", e) for e in item.evidence_raw)
 
 
-def check_conditions(conditions: Sequence[str]) -> list[str]:
+def check_conditions(conditions: Sequence[str], allowed: Sequence[str] = cond.ALL_CONDITIONS) -> list[str]:
     names = [c.strip() for c in conditions if c.strip()]
-    unknown = [c for c in names if c not in cond.ALL_CONDITIONS]
+    unknown = [c for c in names if c not in allowed]
     if unknown or not names:
-        raise BenchDataError(
-            f"unknown condition(s) {unknown or names}; choose from {', '.join(cond.ALL_CONDITIONS)}"
-        )
+        raise BenchDataError(f"unknown condition(s) {unknown or names}; choose from {', '.join(allowed)}")
     return list(dict.fromkeys(names))
 
 

@@ -185,7 +185,7 @@ def run_longmemeval(
     config: Config | None = None,
 ) -> dict[str, Any]:
     """Run the LongMemEval retrieval protocol on ``path``; returns the result document."""
-    conditions = check_conditions(conditions)
+    conditions = check_conditions(conditions, (cond.RAW, cond.DREAM, cond.BM25, cond.DENSE))
     if dream_every not in DREAM_EVERY:
         raise BenchDataError(f"dream_every must be one of {', '.join(DREAM_EVERY)}, got {dream_every!r}")
     cond.require_dream(conditions)

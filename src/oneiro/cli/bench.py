@@ -15,7 +15,11 @@ from oneiro.cli.common import console
 DataOption = Annotated[Path, typer.Option("--data", help="The data file (.json or .json.gz).")]
 OutOption = Annotated[Path | None, typer.Option("--out", help="Write the JSON result here.")]
 ConditionsOption = Annotated[
-    str, typer.Option("--conditions", help="Comma-separated: raw, dream, bm25, dense.")
+    str,
+    typer.Option(
+        "--conditions",
+        help="Comma-separated: raw, dream, bm25, dense (LoCoMo also: observation, a reference).",
+    ),
 ]
 EmbedderChoice = Annotated[str, typer.Option("--embedder", help="minilm or hashing.")]
 TokenizerOption = Annotated[
