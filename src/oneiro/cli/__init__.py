@@ -10,6 +10,7 @@ import sys
 from rich.console import Console
 from rich.markup import escape
 
+from oneiro.cli import ab as ab_commands
 from oneiro.cli import awake, bench, demo, dream
 from oneiro.cli import playbook as playbook_commands
 from oneiro.cli.common import app
@@ -20,6 +21,7 @@ demo.register(app)
 dream.register(app)
 bench.register(app)
 playbook_commands.register(app)
+ab_commands.register(app)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
