@@ -6,7 +6,8 @@ cluster is this cycle's decisions with the same context key and the same action
 replay is one ``summary`` entry: how many times it was done, the mean prediction, the mean outcome
 and the mean residual, citing every member. It only restates awake data, so it is extractive
 (active at the extractive confidence); whether the mean residual is a *bias* worth correcting is
-residual pattern detection's question, not this one's.
+residual pattern detection's question, not this one's. Like that operation it reads every new
+decision, not only the selected ones, whose means would lean towards the largest residuals.
 """
 
 from __future__ import annotations

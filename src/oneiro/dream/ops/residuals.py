@@ -6,9 +6,10 @@ hypothesis, tested later by awake validation (``residual_bias``: a later decisio
 context whose residual has the bias's sign and at least ``min_abs`` magnitude confirms it).
 
 Grouping: by :func:`oneiro.dream.ops.replay.decision_key` (the context key awake validation
-reads, else the decision's action). Only this cycle's decisions with a finite residual are
-grouped (incremental: no rescan of the store); decisions without a prediction or an outcome are
-counted and skipped.
+reads, else the decision's action). Every one of this cycle's decisions with a finite residual is
+grouped (incremental: no rescan of the store), not only those prioritized replay selected: the
+selection favours large residuals, and a mean over it would overstate every bias. Decisions
+without a prediction or an outcome are counted and skipped.
 
 Criterion: a group of at least ``MIN_GROUP`` decisions whose mean residual differs from zero by a
 one-sample Student t test (Student 1908) at family-wise level ``ALPHA``, Bonferroni-corrected over
