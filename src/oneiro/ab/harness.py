@@ -37,7 +37,7 @@ ADAPT_THRESHOLD = 0.5
 ADAPT_WINDOW = 20
 #: Built-in defaults, sized for a few minutes on two cores with the hashing embedder.
 DEFAULT_SEEDS = 20
-DEFAULT_STEPS = 800
+DEFAULT_STEPS = 600
 #: The dream twin dreams once per simulated day (every session), as a nightly scheduler would.
 DEFAULT_DREAM_EVERY = 24
 #: Goal the harness reports against: dream regret <= this x no-dream regret, and <= SW-UCB's.
@@ -126,6 +126,9 @@ def run_condition(env: Environment, condition: str, seed: int, config: ABConfig)
             "corrections_folded": len(agent.beliefs.folded),
             "summaries_used": len(agent.beliefs.rebased),
             "sessions": len({session_of(t) for t in range(config.steps)}),
+            "dream_operations": {
+                str(phase): [op.name for op in ops] for phase, ops in memory.engine.phases.items()
+            },
         }
     return run
 
@@ -256,7 +259,9 @@ def _activity(extras: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for extra in extras:
         for key, value in extra.items():
-            if isinstance(value, dict):
+            if key == "dream_operations":
+                out[key] = value
+            elif isinstance(value, dict):
                 bucket = out.setdefault(key, {})
                 for k, v in value.items():
                     bucket[k] = bucket.get(k, 0) + v

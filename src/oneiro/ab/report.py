@@ -54,6 +54,10 @@ def print_result(console: Console, result: dict[str, Any]) -> None:
             f"corrections folded {activity.get('corrections_folded', 0)}, "
             f"summaries used {activity.get('summaries_used', 0)}"
         )
+    operations = activity.get("dream_operations", {})
+    if operations:
+        ran = ", ".join(f"{phase}: {'+'.join(ops) or '-'}" for phase, ops in operations.items())
+        console.print(f"dream operations: {ran}")
     verdict = "met" if comparison["goal"]["met"] else "NOT met"
     console.print(f"goal: {verdict}")
 
