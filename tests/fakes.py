@@ -142,6 +142,8 @@ def apply_writes(store: SQLiteStore, writes: Writes, ctx: Context, phase: str = 
             prediction_rows.insert(conn, writes.predictions, ctx.cycle_id)
         for proposal in writes.revisions:
             playbook_rows.propose(conn, proposal, ctx.cycle_id, ctx.now)
+        for credit in writes.credits:
+            playbook_rows.credit(conn, credit.item_id, credit.helpful, credit.harmful, ctx.cycle_id)
         for note in writes.notes:
             journal.append(conn, ctx.now, note.kind, note.payload, cycle_id=ctx.cycle_id, phase=phase)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,15 @@ from oneiro.validation import DAY, ResidualBias, TextSupport, Validator, Verdict
 
 LC = LifecycleConfig()
 CONTEXT = "pool-eth"
+
+
+@pytest.fixture
+def memory(memory: Memory) -> Memory:
+    """These tests drive the Validator by hand, so the awake path's own validation is off."""
+    memory.config = dataclasses.replace(
+        memory.config, lifecycle=dataclasses.replace(memory.config.lifecycle, validate_on_record=False)
+    )
+    return memory
 
 
 def staged(

@@ -8,6 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.markup import escape
+
+from oneiro.capture import parse_ts
 from oneiro.memory import Memory
 
 #: A support agent's conversations with one user over three days, and its own release decisions
@@ -63,7 +66,7 @@ CONVERSATION: tuple[tuple[str, str, str], ...] = (
 DECISIONS: tuple[tuple[str, str, str, float, float, str], ...] = (
     (
         "2026-03-02T18:00:00",
-        "release on Friday evening",
+        "release on Monday evening",
         "evening release",
         0.9,
         0.3,
@@ -88,7 +91,7 @@ DECISIONS: tuple[tuple[str, str, str, float, float, str], ...] = (
     ),
     (
         "2026-03-04T20:00:00",
-        "release on Thursday evening",
+        "release on Wednesday evening",
         "evening release",
         0.85,
         0.4,
@@ -102,18 +105,27 @@ DECISIONS: tuple[tuple[str, str, str, float, float, str], ...] = (
         0.75,
         "one slow query, fixed in place",
     ),
+    (
+        "2026-03-05T19:30:00",
+        "release on Thursday evening",
+        "evening release",
+        0.85,
+        0.35,
+        "error budget burned in an hour",
+    ),
+    (
+        "2026-03-06T18:30:00",
+        "release on Friday evening",
+        "evening release",
+        0.9,
+        0.3,
+        "rollback, weekend on-call paged twice",
+    ),
+    ("2026-03-06T10:30:00", "release on Friday morning", "morning release", 0.8, 0.8, "smooth"),
 )
 
 #: What happens after waking: more evening releases, on other days, that go as badly.
 LATER_DECISIONS: tuple[tuple[str, str, str, float, float, str], ...] = (
-    (
-        "2026-03-06T19:30:00",
-        "release on Friday evening",
-        "evening release",
-        0.85,
-        0.35,
-        "rollback, pager at 22:40",
-    ),
     (
         "2026-03-09T20:00:00",
         "release on Monday evening",
@@ -130,6 +142,14 @@ LATER_DECISIONS: tuple[tuple[str, str, str, float, float, str], ...] = (
         0.45,
         "degraded checkout for 20 minutes",
     ),
+    (
+        "2026-03-11T19:30:00",
+        "release on Wednesday evening",
+        "evening release",
+        0.85,
+        0.35,
+        "rollback, pager at 22:40",
+    ),
 )
 
 QUESTIONS = (
@@ -137,6 +157,20 @@ QUESTIONS = (
     "Who covers the builds while Maya is away?",
     "What went wrong with evening releases?",
 )
+
+
+class ScenarioClock:
+    """The demo's own time: its story happens in March 2026, so the cycle and validation must see
+    that time, not the wall clock (a hypothesis only counts awake evidence recorded after it)."""
+
+    def __init__(self, start: str = "2026-03-06T23:00:00") -> None:
+        self.now = parse_ts(start)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def set(self, iso: str) -> None:
+        self.now = max(self.now, parse_ts(iso))
 
 
 @dataclass
@@ -173,9 +207,10 @@ def episodes() -> list[dict[str, Any]]:
     return out
 
 
-def run(memory: Memory, say: Callable[[str], None] = print) -> DemoResult:
+def run(memory: Memory, say: Callable[[str], None] = print, clock: ScenarioClock | None = None) -> DemoResult:
     """Awake -> dream -> wake: record a day, recall from it, dream over it, read the waking brief,
-    then let later experience confirm (or not) what the dream proposed."""
+    then let later experience confirm (or not) what the dream proposed. With the scenario's
+    ``clock`` (the one ``memory`` was opened with), time moves as the story does."""
     recorded = memory.record_many(episodes())
     say(
         f"[bold]awake[/bold]: recorded {len(recorded)} episodes "
@@ -193,9 +228,13 @@ def run(memory: Memory, say: Callable[[str], None] = print) -> DemoResult:
     say("[bold]wake[/bold]: the waking brief")
     if report.brief:
         for line in str(report.brief.get("markdown", "")).splitlines():
-            say(f"   {line}")
+            say("   " + escape(line))
     answers.update(_ask(memory, say, QUESTIONS[2:]))
-    later = memory.record_many([_decision(*d) for d in LATER_DECISIONS])
+    later = []
+    for d in LATER_DECISIONS:
+        if clock is not None:
+            clock.set(d[0])
+        later.extend(memory.record_many([_decision(*d)]))
     say(
         f"awake again: {len(later)} more evening releases on other days; validation judges the "
         "dream's hypotheses against them"
@@ -205,8 +244,26 @@ def run(memory: Memory, say: Callable[[str], None] = print) -> DemoResult:
         "provenance != 'awake' AND cycle_id = ? AND status IN ('staged', 'validated', 'refuted')",
         (report.cycle_id,),
     ):
-        say(f"   {entry.status:<9} {entry.confidence:.2f}  {entry.text[:110]}")
+        say(f"   {entry.status:<9} {entry.confidence:.2f}  {escape(entry.text[:110])}")
+    _second_night(memory, say, clock)
     return DemoResult(len(recorded), answers, report.cycle_id, report.entries_written(), validated)
+
+
+def _second_night(memory: Memory, say: Callable[[str], None], clock: ScenarioClock | None) -> None:
+    """Validated knowledge may change the playbook, but only as a proposed revision that a person
+    (or, under the auto policy, validated evidence) approves."""
+    if clock is not None:
+        clock.set("2026-03-11T23:00:00")
+    say("[bold]dream again[/bold]: validated knowledge becomes a proposed playbook revision")
+    memory.dream(reason="demo, second night")
+    for revision in memory.playbook.revisions():
+        if revision.status != "proposed":
+            continue
+        say(f"   proposed {revision.id}: {escape(revision.text)}")
+        memory.playbook.approve(revision.id, by="demo user")
+        say("   approved by a person (probes passed); PLAYBOOK.md is now:")
+        for line in memory.playbook.render().splitlines():
+            say("      " + escape(line))
 
 
 def _ask(
@@ -219,5 +276,5 @@ def _ask(
         say(f"recall: {question}")
         for h in hits:
             tag = f" [dream-made {h.item.kind}]" if h.is_entry else ""
-            say(f"   {h.score:.3f}  {h.item.text[:120]}{tag}")
+            say(f"   {h.score:.3f}  {escape(h.item.text[:120])}{tag}")
     return answers

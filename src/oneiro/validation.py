@@ -103,10 +103,15 @@ class EvidenceTest(Protocol):
 
 def context_key(episode: Episode) -> str | None:
     """The context a decision episode happened in: ``context["key"]``, else ``data["context_key"]``,
-    else a string ``data["context"]``."""
+    else a string ``data["context"]``, else the action taken (``data["action"]``, then
+    ``context["action"]``), so that decisions recorded without any context still group by what was
+    done. Replay groups decisions by the same key (:func:`oneiro.dream.ops.replay.decision_key`)."""
     for key in (episode.context.get("key"), episode.data.get("context_key"), episode.data.get("context")):
         if isinstance(key, str | int | float) and not isinstance(key, bool):
             return str(key)
+    for action in (episode.data.get("action"), episode.context.get("action")):
+        if isinstance(action, str) and action.strip():
+            return action.strip()
     return None
 
 

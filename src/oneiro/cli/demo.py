@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
+import oneiro
 from oneiro import demo as scenario
-from oneiro.cli.common import EmbedderOption, console, open_memory
+from oneiro.cli.common import EmbedderOption, config_for, console
 
 
 def register(app: typer.Typer) -> None:
@@ -24,8 +25,10 @@ def register(app: typer.Typer) -> None:
         """Run a small agent's day: awake -> dream -> wake, on the embedded defaults."""
         with tempfile.TemporaryDirectory(prefix="oneiro-demo-") as tmp:
             root = home or Path(tmp)
-            with open_memory(root, embedder) as memory:
+            clock = scenario.ScenarioClock()
+            config = config_for(root, embedder)
+            with oneiro.open(config.state_dir, config=config, clock=clock) as memory:
                 console.print(
                     f"[bold]oneiro demo[/bold] (store: {memory.store.path}, embedder: {memory.embedder.name})"
                 )
-                scenario.run(memory, say=console.print)
+                scenario.run(memory, say=console.print, clock=clock)

@@ -407,8 +407,11 @@ class DreamEngine:
                 self.store.update_entry(update.entry_id, update.changes, cycle_id)
             if writes.predictions:
                 importlib.import_module("oneiro.store.predictions").insert(conn, writes.predictions, cycle_id)
+            playbook_rows = importlib.import_module("oneiro.store.playbook")
             for proposal in writes.revisions:
-                importlib.import_module("oneiro.store.playbook").propose(conn, proposal, cycle_id, now)
+                playbook_rows.propose(conn, proposal, cycle_id, now)
+            for credit in writes.credits:
+                playbook_rows.credit(conn, credit.item_id, credit.helpful, credit.harmful, cycle_id)
             for note in writes.notes:
                 self.store.journal_append(now, note.kind, note.payload, cycle_id=cycle_id, phase=phase.value)
             payload = {

@@ -81,7 +81,7 @@ def decision_key(ep: Episode) -> str | None:
     (:func:`oneiro.validation.context_key`: ``context["key"]``, ``data["context_key"]``,
     ``data["context"]``), else the decision's action, so that decisions recorded without any
     context still group by what was done. None when there is neither."""
-    return context_key(ep) or action_of(ep)
+    return context_key(ep)
 
 
 # -- selection ----------------------------------------------------------------------------------

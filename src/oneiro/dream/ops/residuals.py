@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats  # type: ignore[import-untyped]
+from scipy import stats
 
 from oneiro.dream.ops.replay import decision_key, is_decision
 from oneiro.dream.phase import Context, Outcome, Snapshot
