@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from oneiro.ab.agent import DREAM_READS
 from oneiro.ab.harness import DEFAULT_DREAM_EVERY, DEFAULT_SEEDS, DEFAULT_STEPS, ABConfig, run_ab
 from oneiro.ab.report import git_commit, print_result, write_json
 
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--dream-every", type=int, default=DEFAULT_DREAM_EVERY)
     parser.add_argument("--embedder", default="hashing")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--reads", default=",".join(DREAM_READS), help="entry kinds the dream twin acts on")
     args = parser.parse_args()
     config = ABConfig(
         seeds=args.seeds, steps=args.steps, dream_every=args.dream_every, embedder=args.embedder

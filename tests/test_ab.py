@@ -148,10 +148,12 @@ def test_twins_share_a_seed_and_differ_only_in_dreaming() -> None:
     assert list(again.actions) == list(base.actions)
 
 
-def _agent_with_history(outcome: float, n: int = 6) -> tuple[MemoryAgent, list[str]]:
+def _agent_with_history(
+    outcome: float, n: int = 6, reads: tuple[str, ...] = ("correction", "summary")
+) -> tuple[MemoryAgent, list[str]]:
     clock = SimClock()
     memory = oneiro.open(":memory:", embedder="hashing", clock=clock)
-    agent = MemoryAgent(memory, TWO_ARMS, clock, dreaming=True, dream_every=10_000)
+    agent = MemoryAgent(memory, TWO_ARMS, clock, dreaming=True, dream_every=10_000, reads=reads)
     rng = np.random.default_rng(0)
     for t in range(n):
         agent.choose(t, rng)
@@ -200,8 +202,19 @@ def test_the_dream_twin_rebases_an_arm_on_a_summary() -> None:
     assert agent.beliefs.estimate(0) == pytest.approx(-0.1)
 
 
+def test_an_ablated_twin_ignores_the_kinds_it_does_not_read() -> None:
+    agent, ids = _agent_with_history(0.5, reads=("summary",))
+    test = {"type": "residual_bias", "context": "a", "bias": -0.3, "min_abs": 0.15}
+    _put(agent, "correction", {"test": test}, ids[:3], confidence=0.5)
+    agent._read_entries()
+    assert agent.beliefs.estimate(0) == pytest.approx(0.5)
+
+
 # -- bad input -----------------------------------------------------------------------------
-@pytest.mark.parametrize("field,value", [("seeds", 0), ("steps", -5), ("dream_every", 0), ("seeds", True)])
+@pytest.mark.parametrize(
+    "field,value",
+    [("seeds", 0), ("steps", -5), ("dream_every", 0), ("seeds", True), ("reads", ("dreams",))],
+)
 def test_bad_run_settings_are_refused(field: str, value: object) -> None:
     with pytest.raises(InvalidInput, match=field):
         ABConfig(**{field: value})  # type: ignore[arg-type]

@@ -44,6 +44,8 @@ EPOCH = 1_704_067_200.0
 #: Exploration rate of the epsilon-greedy rule (Sutton & Barto 2018, section 2.3 uses 0.1).
 EPSILON = 0.1
 DECISION = "decision"
+#: The entry kinds the dream twin acts on; a subset ablates one mechanism (``oneiro ab --reads``).
+DREAM_READS = ("correction", "summary")
 
 
 class SimClock:
@@ -92,10 +94,12 @@ class MemoryAgent:
         dreaming: bool,
         dream_every: int,
         epsilon: float = EPSILON,
+        reads: Sequence[str] = DREAM_READS,
     ) -> None:
         self.memory, self.arms, self.clock = memory, list(arms), clock
         self.index = {name: i for i, name in enumerate(self.arms)}
         self.dreaming, self.dream_every, self.epsilon = dreaming, dream_every, epsilon
+        self.reads = frozenset(reads)
         self.name = "oneiro-dream" if dreaming else "oneiro-no-dream"
         self.beliefs = Beliefs.empty(len(self.arms))
         self.dreams = 0
@@ -159,7 +163,7 @@ class MemoryAgent:
             return
         self._entries_version = version
         store = self.memory.store
-        found = store.entries_where("kind IN ('correction', 'summary')")
+        found = [e for e in store.entries_where("kind IN ('correction', 'summary')") if e.kind in self.reads]
         floor = self.memory.config.lifecycle.confidence_floor
         shown = store.visible_entries([e.id for e in found], floor)
         for entry in found:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from oneiro.ab.agent import EPSILON, MemoryAgent, SimClock, session_of
+from oneiro.ab.agent import DREAM_READS, EPSILON, MemoryAgent, SimClock, session_of
 from oneiro.ab.anchors import DiscountedThompson, Policy, SlidingWindowUCB, sw_ucb_window
 from oneiro.ab.environment import Environment, best_arm, check_environment, default_environment
 from oneiro.errors import InvalidInput
@@ -59,6 +59,7 @@ class ABConfig:
     epsilon: float = EPSILON
     conditions: tuple[str, ...] = CONDITIONS
     first_seed: int = 0
+    reads: tuple[str, ...] = DREAM_READS
 
     def __post_init__(self) -> None:
         for name in ("seeds", "steps", "dream_every"):
@@ -67,6 +68,9 @@ class ABConfig:
                 raise InvalidInput(f"must be a positive integer, got {value!r}", field=name)
         if not 0.0 <= self.epsilon <= 1.0:
             raise InvalidInput(f"must lie in [0, 1], got {self.epsilon}", field="epsilon")
+        odd = [r for r in self.reads if r not in DREAM_READS]
+        if odd:
+            raise InvalidInput(f"unknown entry kinds {odd}; known: {list(DREAM_READS)}", field="reads")
         unknown = [c for c in self.conditions if c not in CONDITIONS]
         if unknown or not self.conditions:
             raise InvalidInput(
@@ -117,6 +121,7 @@ def run_condition(env: Environment, condition: str, seed: int, config: ABConfig)
             dreaming=condition == DREAM,
             dream_every=config.dream_every,
             epsilon=config.epsilon,
+            reads=config.reads,
         )
         run = play(env, agent, seed, config.steps)
         run.extra = {

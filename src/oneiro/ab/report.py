@@ -24,7 +24,8 @@ def print_result(console: Console, result: dict[str, Any]) -> None:
     config = result["config"]
     table = Table(
         title=f"oneiro ab: {config['seeds']} seeds x {config['steps']} steps, "
-        f"dream every {config['dream_every']} steps ({config['embedder']} embedder); "
+        f"dream every {config['dream_every']} steps, reads {'+'.join(config['reads']) or '-'} "
+        f"({config['embedder']} embedder); "
         "mean [95% CI] over seeds"
     )
     table.add_column("condition")

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from oneiro.ab.agent import DREAM_READS
 from oneiro.ab.harness import DEFAULT_DREAM_EVERY, DEFAULT_SEEDS, DEFAULT_STEPS, ABConfig, run_ab
 from oneiro.ab.report import git_commit, print_result, write_json
 from oneiro.cli.common import console
@@ -23,10 +24,19 @@ def register(app: typer.Typer) -> None:
         ] = DEFAULT_DREAM_EVERY,
         embedder: Annotated[str, typer.Option("--embedder", help="hashing or minilm.")] = "hashing",
         out: Annotated[Path | None, typer.Option("--out", help="Write the JSON result here.")] = None,
+        reads: Annotated[
+            str, typer.Option("--reads", help="Entry kinds the dream twin acts on: correction,summary.")
+        ] = ",".join(DREAM_READS),
     ) -> None:
         """Does dreaming help? Dream twin vs no-dream twin vs SW-UCB and discounted Thompson sampling
         on a regime-switching task, with bootstrap CIs over seeds."""
-        config = ABConfig(seeds=seeds, steps=steps, dream_every=dream_every, embedder=embedder)
+        config = ABConfig(
+            seeds=seeds,
+            steps=steps,
+            dream_every=dream_every,
+            embedder=embedder,
+            reads=tuple(r.strip() for r in reads.split(",") if r.strip()),
+        )
         start = time.perf_counter()
         result = run_ab(config)
         result["seconds"] = round(time.perf_counter() - start, 2)
