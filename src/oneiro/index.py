@@ -170,13 +170,17 @@ class NumpyIndex:
         return keep
 
     def search(self, query: Matrix, n: int, mask: BoolArray | None = None) -> tuple[list[str], list[float]]:
-        """The ``n`` most similar items (ids, cosine similarities), best first."""
-        if self._n == 0 or n <= 0:
+        """The ``n`` most similar items (ids, cosine similarities), best first.
+
+        Safe beside a writer that grows the index: it searches the rows that existed when
+        ``mask`` was made (or now, without one); rows added since are not searched."""
+        rows = self._n if mask is None else min(self._n, len(mask))
+        if rows == 0 or n <= 0:
             return [], []
-        scores = self.matrix @ query.astype(np.float32, copy=False)
+        scores = self._matrix[:rows] @ query.astype(np.float32, copy=False)
         if mask is not None:
-            scores = np.where(mask, scores, -np.inf)
-        n = min(n, self._n)
+            scores = np.where(mask[:rows], scores, -np.inf)
+        n = min(n, rows)
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top], kind="stable")]
         top = top[np.isfinite(scores[top])]

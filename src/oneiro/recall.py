@@ -158,7 +158,7 @@ class Recaller:
             if item_id in hidden:
                 continue
             pos = index.position(item_id)
-            if pos is None or (mask is not None and not mask[pos]):
+            if pos is None or (mask is not None and (pos >= len(mask) or not mask[pos])):
                 continue
             out.append(item_id)
         return out

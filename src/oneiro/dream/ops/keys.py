@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from oneiro.dream.ops.extractive import day_label, extractive_entry, say
+from oneiro.dream.ops.extractive import day_label, extractive_entry
+from oneiro.dream.ops.perspective import third_person
 from oneiro.dream.ops.temporal import normalise
 from oneiro.dream.phase import Context, Outcome, Snapshot
 from oneiro.dream.writes import Writes
@@ -62,8 +64,24 @@ def keywords(texts: Sequence[str], k: int) -> list[list[str]]:
     return out
 
 
+def addressees(episodes: Sequence[Episode]) -> dict[str, str]:
+    """For each episode of a two-party session, the other participant (whom "you" means)."""
+    by_session: dict[str, set[str]] = {}
+    for ep in episodes:
+        if ep.session and ep.actor:
+            by_session.setdefault(ep.session, set()).add(ep.actor)
+    out: dict[str, str] = {}
+    for ep in episodes:
+        people = by_session.get(ep.session, set())
+        if len(people) == 2 and ep.actor in people:
+            out[ep.id] = next(p for p in people if p != ep.actor)
+    return out
+
+
 class KeyExpansion:
-    """NREM consolidation: one ``keys`` entry per new episode."""
+    """NREM consolidation: one ``keys`` entry per new episode, its text the turn restated in the
+    third person (see :mod:`oneiro.dream.ops.perspective`) with its date and the calendar dates
+    its relative expressions mean."""
 
     name = "keys"
     tier = Tier.T0
@@ -72,6 +90,7 @@ class KeyExpansion:
         new = [e for e in snap.new_episodes if e.text.strip()]
         writes = Writes()
         speakers = sorted({e.actor for e in new if e.actor})
+        to_whom = addressees(new)
         kw = keywords([e.text for e in new], KEYWORDS_PER_EPISODE)
         dated = 0
         for i, ep in enumerate(new):
@@ -83,30 +102,30 @@ class KeyExpansion:
                     did={"episodes": i, "dated": dated},
                     left={"episodes": len(new) - i},
                 )
-            writes.entries.append(self._entry(ctx, ep, speakers, kw[i]))
+            writes.entries.append(self._entry(ctx, ep, speakers, kw[i], to_whom.get(ep.id)))
             dated += 1 if writes.entries[-1].data.get("dates") else 0
         made = {e.sources[0]: e.id for e in writes.entries}
         return Outcome(writes, carry={"keys_entries": made}, did={"episodes": len(new), "dated": dated})
 
-    def _entry(self, ctx: Context, ep: Episode, speakers: Sequence[str], kw: Sequence[str]) -> Any:
+    def _entry(
+        self, ctx: Context, ep: Episode, speakers: Sequence[str], kw: Sequence[str], addressee: str | None
+    ) -> Any:
         mentions = normalise(ep.text, ep.ts)
         resolved = "".join(f" [{m.expression} = {day_label_iso(m.date)}]" for m in mentions)
         names = entities(ep.text, speakers)
         date_words = [w for m in mentions for w in m.words]
-        keys = [ep.actor, day_label(ep.ts), *names, *kw, *date_words]
+        keys = [ep.actor, addressee or "", day_label(ep.ts), *names, *kw, *date_words]
         data = {
             "dates": [
                 {"expression": m.expression, "date": m.date, "granularity": m.granularity} for m in mentions
             ],
             "entities": names,
         }
-        return extractive_entry(
-            ctx, "keys", say(ep) + resolved, (ep.id,), keys=keys, data=data, valid_from=ep.ts
-        )
+        who = ep.actor or ep.kind
+        text = f"({day_label(ep.ts)}) {who}: {third_person(ep.text, ep.actor, addressee)}{resolved}"
+        return extractive_entry(ctx, "keys", text, (ep.id,), keys=keys, data=data, valid_from=ep.ts)
 
 
 def day_label_iso(iso: str) -> str:
     year, month, day = (int(p) for p in iso.split("-"))
-    from datetime import datetime
-
     return f"{day} {datetime(year, month, day):%B %Y}"
