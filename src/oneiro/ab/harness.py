@@ -5,6 +5,10 @@ at step ``t`` comes from a generator seeded by ``(seed, t)`` alone (common rando
 conditions that choose alike see identical payoffs; the twins also share their policy generator.
 The only difference between the twins is ``dreaming`` (see :mod:`oneiro.ab.agent`).
 
+Reproducibility limit: a cycle seeds its own RNG from its id, which carries a random suffix, so the
+dream's stochastic steps (perturbed replay) are not fixed by the harness seed; the dream twin's
+per-seed values can differ slightly between runs while everything else repeats exactly.
+
 Metrics per run: cumulative pseudo-regret, time to adapt after each switch, worst drawdown of the
 cumulative payoff. Across seeds: percentile-bootstrap confidence intervals (Efron & Tibshirani
 1993, ch. 13), the paired dream - no-dream difference and the dream / no-dream regret ratio.
