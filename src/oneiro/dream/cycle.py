@@ -25,7 +25,6 @@ import importlib
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -82,6 +81,14 @@ def _store_key(store: Store) -> str:
 
 def _seed(cycle_id: str, phase: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{cycle_id}:{phase}".encode()).digest()[:8], "little")
+
+
+def new_cycle_id(now: float, ordinal: int, from_rowid: int, to_rowid: int) -> str:
+    """A cycle id that reads as a time and is reproducible: the same store history dreamed at the
+    same (simulated) time gives the same id, so a seeded run's dreams repeat exactly (the cycle's
+    RNG is seeded from its id)."""
+    digest = hashlib.sha256(f"{now!r}:{ordinal}:{from_rowid}:{to_rowid}".encode()).hexdigest()[:6]
+    return f"c-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(now))}-{digest}"
 
 
 def consolidated_rowid(store: Store) -> int:
@@ -230,9 +237,9 @@ class DreamEngine:
                     return resumed, True
                 for stale in self.store.cycles_with_status("running", "interrupted"):
                     self._fail(stale.id, "abandoned: a new cycle started without resuming it")
-                cycle_id = f"c-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(now))}-{uuid.uuid4().hex[:6]}"
                 from_rowid = consolidated_rowid(self.store)
                 to_rowid = self.store.episode_max_rowid()
+                cycle_id = new_cycle_id(now, len(self.store.recent_cycles(1_000_000)), from_rowid, to_rowid)
                 checkpoint = {"done": [], "carry": {}, "from_rowid": from_rowid, "to_rowid": to_rowid}
                 self.store.create_cycle(cycle_id, now, budget.to_dict(), reason, os.getpid(), checkpoint)
                 self.store.journal_append(

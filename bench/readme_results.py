@@ -1,0 +1,137 @@
+"""Write the README's results section from the JSON under bench/results/.
+
+Every figure in the section comes from a results file a benchmark program wrote; nothing is typed
+by hand. Run after the benchmarks: ``python bench/readme_results.py`` (``--check`` exits 1 when
+the README is out of date).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+README = ROOT / "README.md"
+START = "<!-- results:start (bench/readme_results.py writes this section) -->"
+END = "<!-- results:end -->"
+
+
+def load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / name
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def locomo(d: dict[str, Any]) -> list[str]:
+    conds = d["conditions"]
+    groups = ["1 multi-hop", "2 temporal", "3 open-domain", "4 single-hop", "5 adversarial"]
+    rows = []
+    for name, c in conds.items():
+        o = c["overall"]
+        by = c.get("by_group", {})
+        rows.append([name, pct(o.get("recall@5")), f"**{pct(o.get('recall@10'))}**", pct(o.get("recall@25")),
+                     *(pct(by.get(g, {}).get("recall@10")) for g in groups),
+                     pct(o.get("session_recall@10")), f"{c.get('latency_ms', {}).get('p50', 0):.1f}"])
+    head = ["condition", "R@5", "R@10", "R@25", *(f"{g.split()[1]} R@10" for g in groups), "session R@10",
+            "p50 ms"]
+    return [f"**LoCoMo** ({d['data'].get('path', 'dev file')}, {d.get('items')} questions, "
+            f"{d.get('conversations')} conversations; turn-level evidence recall, entries count only through their "
+            "source turns):", "", *table(head, rows)]
+
+
+def gate(d: dict[str, Any], props: dict[str, Any] | None) -> list[str]:
+    f = d["figures"]
+    out = [f"**Effect gate**: a pure dispatch costs {d['pure_dispatch_overhead_p50_us']:.2f} µs over a direct call "
+           f"at p50 ({f['dispatch_pure']['p50_us']:.2f} µs vs {f['direct_call']['p50_us']:.3f} µs, same run)."]
+    if props:
+        out[-1] += (f" Property test: {props.get('sequences')} generated dispatch sequences, "
+                    f"{props.get('requests')} requests reached the loopback server, "
+                    f"{props.get('dreaming_requests', 0)} of them from a dreaming context.")
+    return out
+
+
+def reliability(crash: dict[str, Any] | None, conc: dict[str, Any] | None, poison: dict[str, Any] | None) -> list[str]:
+    out = []
+    if crash:
+        kills = ", ".join(f"{k} {v}" for k, v in crash["kills_per_phase"].items())
+        out.append(f"- kill -9 during cycles: {crash['runs']} runs (kills: {kills}); "
+                   f"failed runs {crash['failed_runs']} ({', '.join(f'{k}: {v}' for k, v in crash.get('failures', {}).items()) or 'none'}).")
+    if conc:
+        for c in conc["conditions"]:
+            out.append(f"- awake writers during a cycle ({conc['threads']} threads + {conc['processes']} process"
+                       f"{', recalling too' if c['recall_too'] else ''}): {c['writes_acknowledged']} writes, "
+                       f"{c['writes_lost']} lost, {c['errors_reaching_caller']} errors reaching the caller.")
+    if poison:
+        s = poison["summary"]
+        out.append(f"- poisoning: {s['tried']} attempts, {s['promoted_without_independent_awake_confirmation']} promoted "
+                   f"without independent awake confirmation (a naive validator would have validated "
+                   f"{s['anchor_naive_validator_would_validate']}); a benign control was validated "
+                   f"{s['control_benign_validated']} time(s).")
+    return ["**Reliability**:", "", *out] if out else []
+
+
+def speed(d: dict[str, Any]) -> list[str]:
+    ing = d["ingest"]
+    m = ing.get("minilm", {})
+    rows = [[f"{r['episodes']:,}", f"{r['hybrid_ms']['p50']:.1f} / {r['hybrid_ms']['p99']:.1f}",
+             f"{r['vector_only_ms']['p50']:.1f}", f"{r.get('numpy_brute_ms', r.get('brute_ms', {})).get('p50', 0):.1f}"]
+            for r in d["recall"]]
+    return [f"**Speed** (2 cores): ingest with MiniLM {m.get('oneiro_episodes_per_s')} episodes/s vs the raw model's "
+            f"{m.get('raw_model_sentences_per_s')} sentences/s in the same run (ratio {m.get('ratio_vs_raw_model')}); "
+            f"hashing embedder {ing.get('hashing', {}).get('episodes_per_s')} episodes/s.", "",
+            *table(["episodes", "hybrid recall p50 / p99 ms", "vector-only p50 ms", "numpy brute force p50 ms"], rows)]
+
+
+SECTIONS: list[tuple[str, Callable[[], list[str]]]] = [
+    ("locomo", lambda: locomo(d) if (d := load("locomo_dev.json")) else []),
+    ("gate", lambda: gate(d, load("gate_properties.json")) if (d := load("gate_overhead.json")) else []),
+    ("speed", lambda: speed(d) if (d := load("speed.json")) else []),
+    ("reliability", lambda: reliability(load("crash.json"), load("concurrency.json"), load("poisoning.json"))),
+]
+
+
+def render() -> str:
+    parts: list[str] = []
+    for _name, make in SECTIONS:
+        try:
+            lines = make()
+        except (KeyError, TypeError) as exc:  # a results file in an older shape: say so, never guess
+            lines = [f"_{_name}: results file not in the expected shape ({exc})_"]
+        if lines:
+            parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="exit 1 when the README is out of date")
+    args = parser.parse_args()
+    text = README.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        print(f"README has no results markers ({START} ... {END})", file=sys.stderr)
+        return 2
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{START}\n{render()}\n{END}{tail}"
+    if args.check:
+        return 0 if new == text else 1
+    README.write_text(new, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
