@@ -84,6 +84,10 @@ class RecallConfig:
     w_recency: float = 0.05
     w_importance: float = 0.05
     w_confidence: float = 0.05
+    #: Fold single-episode views (keys, context entries) into their episode: the episode's fused
+    #: score sums the evidence of all its representations (CombSUM over representations) and the
+    #: view itself is not returned.
+    fold_views: bool = True
     #: Recency decays with this half-life (hours of episode time before the newest episode).
     recency_half_life_hours: float = 24.0 * 30
 

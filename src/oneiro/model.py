@@ -39,6 +39,10 @@ class EntryStatus(StrEnum):
     REVERTED = "reverted"
 
 
+#: Entry kinds that are another view of exactly one episode (the episode restated with its keys,
+#: or embedded in its context). Recall folds their evidence into that episode's score.
+VIEW_KINDS = frozenset({"keys", "context"})
+
 #: Statuses an entry may be recalled in (subject also to the confidence floor).
 RECALLABLE_STATUSES = (EntryStatus.ACTIVE, EntryStatus.VALIDATED, EntryStatus.STAGED)
 

@@ -22,7 +22,7 @@ import numpy as np
 from oneiro.backends.embedder import Embedder
 from oneiro.config import Config
 from oneiro.index import Filter, NumpyIndex, VectorIndex
-from oneiro.model import Entry, Episode, Hit
+from oneiro.model import VIEW_KINDS, Entry, Episode, Hit
 from oneiro.store.protocol import Store
 
 #: Threads that run the dense side of recall (query embedding and matrix scan) beside BM25; more
@@ -163,6 +163,26 @@ class Recaller:
             out.append(item_id)
         return out
 
+    def _fold(self, fused: list[Candidate], items: dict[str, Episode | Entry]) -> list[Candidate]:
+        """Move each view's fused score onto the episode it views (adding to it), best first."""
+        score: dict[str, float] = {}
+        lex: dict[str, int | None] = {}
+        den: dict[str, int | None] = {}
+        for c in fused:
+            item = items.get(c.item_id)
+            target = c.item_id
+            if isinstance(item, Entry) and item.kind in VIEW_KINDS and len(item.sources) == 1:
+                target = item.sources[0]
+            score[target] = score.get(target, 0.0) + c.fused
+            lex[target] = _best(lex.get(target), c.lexical_rank)
+            den[target] = _best(den.get(target), c.dense_rank)
+        absent = [i for i in score if i not in items]
+        if absent:
+            items.update(self.store.episodes(absent))
+        out = [Candidate(i, s, lex[i], den[i]) for i, s in score.items()]
+        out.sort(key=lambda c: -c.fused)
+        return out
+
     def _rerank(self, fused: list[Candidate], k: int, now: float) -> list[Hit]:
         rc = self.config.recall
         ids = [c.item_id for c in fused]
@@ -171,7 +191,9 @@ class Recaller:
         missing = [i for i in ids if i not in items]
         if missing:
             items.update(self.store.entries(missing))
-        best = 2.0 / (rc.rrf_k + 1)
+        if rc.fold_views:
+            fused = self._fold(fused, items)
+        best = max((c.fused for c in fused), default=1.0) or 1.0
         half_life = rc.recency_half_life_hours * 3600.0
         hits = []
         for c in fused:
@@ -194,6 +216,10 @@ class Recaller:
             hits.append(Hit(item, score, relevance, c.lexical_rank, c.dense_rank))
         hits.sort(key=lambda h: -h.score)
         return hits[:k]
+
+
+def _best(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def rank_sources(hit: Hit, qvec: np.ndarray, index: VectorIndex) -> Hit:
