@@ -43,64 +43,132 @@ def locomo(d: dict[str, Any]) -> list[str]:
     for name, c in conds.items():
         o = c["overall"]
         by = c.get("by_group", {})
-        rows.append([name, pct(o.get("recall@5")), f"**{pct(o.get('recall@10'))}**", pct(o.get("recall@25")),
-                     *(pct(by.get(g, {}).get("recall@10")) for g in groups),
-                     pct(o.get("session_recall@10")), f"{c.get('latency_ms', {}).get('p50', 0):.1f}"])
-    head = ["condition", "R@5", "R@10", "R@25", *(f"{g.split()[1]} R@10" for g in groups), "session R@10",
-            "p50 ms"]
-    return [f"**LoCoMo** ({d['data'].get('path', 'dev file')}, {d.get('items')} questions, "
-            f"{d.get('conversations')} conversations; turn-level evidence recall, entries count only through their "
-            "source turns):", "", *table(head, rows)]
+        rows.append(
+            [
+                name,
+                pct(o.get("recall@5")),
+                f"**{pct(o.get('recall@10'))}**",
+                pct(o.get("recall@25")),
+                *(pct(by.get(g, {}).get("recall@10")) for g in groups),
+                pct(o.get("session_recall@10")),
+                f"{c.get('latency_ms', {}).get('p50', 0):.1f}",
+            ]
+        )
+    head = [
+        "condition",
+        "R@5",
+        "R@10",
+        "R@25",
+        *(f"{g.split()[1]} R@10" for g in groups),
+        "session R@10",
+        "p50 ms",
+    ]
+    return [
+        f"**LoCoMo** ({d['data'].get('path', 'dev file')}, {d.get('items')} questions, "
+        f"{len(d.get('conversations') or [])} conversations; turn-level evidence recall, entries count only through their "
+        "source turns):",
+        "",
+        *table(head, rows),
+    ]
 
 
 def gate(d: dict[str, Any], props: dict[str, Any] | None) -> list[str]:
     f = d["figures"]
-    out = [f"**Effect gate**: a pure dispatch costs {d['pure_dispatch_overhead_p50_us']:.2f} µs over a direct call "
-           f"at p50 ({f['dispatch_pure']['p50_us']:.2f} µs vs {f['direct_call']['p50_us']:.3f} µs, same run)."]
+    out = [
+        f"**Effect gate**: a pure dispatch costs {d['pure_dispatch_overhead_p50_us']:.2f} µs over a direct call "
+        f"at p50 ({f['dispatch_pure']['p50_us']:.2f} µs vs {f['direct_call']['p50_us']:.3f} µs, same run)."
+    ]
     if props:
-        out[-1] += (f" Property test: {props.get('sequences')} generated dispatch sequences, "
-                    f"{props.get('requests')} requests reached the loopback server, "
-                    f"{props.get('dreaming_requests', 0)} of them from a dreaming context.")
+        out[-1] += (
+            f" Property test: {props.get('sequences')} generated dispatch sequences, "
+            f"{props.get('requests')} requests reached the loopback server, "
+            f"{props.get('dreaming_requests', 0)} of them from a dreaming context."
+        )
     return out
 
 
-def reliability(crash: dict[str, Any] | None, conc: dict[str, Any] | None, poison: dict[str, Any] | None) -> list[str]:
+def reliability(
+    crash: dict[str, Any] | None, conc: dict[str, Any] | None, poison: dict[str, Any] | None
+) -> list[str]:
     out = []
     if crash:
         kills = ", ".join(f"{k} {v}" for k, v in crash["kills_per_phase"].items())
-        out.append(f"- kill -9 during cycles: {crash['runs']} runs (kills: {kills}); "
-                   f"failed runs {crash['failed_runs']} ({', '.join(f'{k}: {v}' for k, v in crash.get('failures', {}).items()) or 'none'}).")
+        out.append(
+            f"- kill -9 during cycles: {crash['runs']} runs (kills: {kills}); "
+            f"failed runs {crash['failed_runs']} ({', '.join(f'{k}: {v}' for k, v in crash.get('failures', {}).items()) or 'none'})."
+        )
     if conc:
         for c in conc["conditions"]:
-            out.append(f"- awake writers during a cycle ({conc['threads']} threads + {conc['processes']} process"
-                       f"{', recalling too' if c['recall_too'] else ''}): {c['writes_acknowledged']} writes, "
-                       f"{c['writes_lost']} lost, {c['errors_reaching_caller']} errors reaching the caller.")
+            out.append(
+                f"- awake writers during a cycle ({conc['threads']} threads + {conc['processes']} process"
+                f"{', recalling too' if c['recall_too'] else ''}): {c['writes_acknowledged']} writes, "
+                f"{c['writes_lost']} lost, {c['errors_reaching_caller']} errors reaching the caller."
+            )
     if poison:
         s = poison["summary"]
-        out.append(f"- poisoning: {s['tried']} attempts, {s['promoted_without_independent_awake_confirmation']} promoted "
-                   f"without independent awake confirmation (a naive validator would have validated "
-                   f"{s['anchor_naive_validator_would_validate']}); a benign control was validated "
-                   f"{s['control_benign_validated']} time(s).")
+        out.append(
+            f"- poisoning: {s['tried']} attempts, {s['promoted_without_independent_awake_confirmation']} promoted "
+            f"without independent awake confirmation (a naive validator would have validated "
+            f"{s['anchor_naive_validator_would_validate']}); a benign control was validated "
+            f"{s['control_benign_validated']} time(s)."
+        )
     return ["**Reliability**:", "", *out] if out else []
 
 
 def speed(d: dict[str, Any]) -> list[str]:
     ing = d["ingest"]
     m = ing.get("minilm", {})
-    rows = [[f"{r['episodes']:,}", f"{r['hybrid_ms']['p50']:.1f} / {r['hybrid_ms']['p99']:.1f}",
-             f"{r['vector_only_ms']['p50']:.1f}", f"{r.get('numpy_brute_ms', r.get('brute_ms', {})).get('p50', 0):.1f}"]
-            for r in d["recall"]]
-    return [f"**Speed** (2 cores): ingest with MiniLM {m.get('oneiro_episodes_per_s')} episodes/s vs the raw model's "
-            f"{m.get('raw_model_sentences_per_s')} sentences/s in the same run (ratio {m.get('ratio_vs_raw_model')}); "
-            f"hashing embedder {ing.get('hashing', {}).get('episodes_per_s')} episodes/s.", "",
-            *table(["episodes", "hybrid recall p50 / p99 ms", "vector-only p50 ms", "numpy brute force p50 ms"], rows)]
+    rows = [
+        [
+            f"{r['episodes']:,}",
+            f"{r['hybrid_ms']['p50']:.1f} / {r['hybrid_ms']['p99']:.1f}",
+            f"{r['vector_only_ms']['p50']:.1f}",
+            f"{r.get('numpy_brute_ms', r.get('brute_ms', {})).get('p50', 0):.1f}",
+        ]
+        for r in d["recall"]
+    ]
+    return [
+        f"**Speed** (2 cores): ingest with MiniLM {m.get('oneiro_episodes_per_s')} episodes/s vs the raw model's "
+        f"{m.get('raw_model_sentences_per_s')} sentences/s in the same run (ratio {m.get('ratio_vs_raw_model')}); "
+        f"hashing embedder {ing.get('hashing', {}).get('episodes_per_s')} episodes/s.",
+        "",
+        *table(
+            ["episodes", "hybrid recall p50 / p99 ms", "vector-only p50 ms", "numpy brute force p50 ms"], rows
+        ),
+    ]
+
+
+def ab(d: dict[str, Any]) -> list[str]:
+    def ci(x: dict[str, float], fmt: str = ".1f") -> str:
+        return f"{x['mean']:{fmt}} [{x['low']:{fmt}}, {x['high']:{fmt}}]"
+
+    rows = [
+        [name, ci(c["summary"]["regret"]), ci(c["summary"]["adaptation"]), ci(c["summary"]["drawdown"])]
+        for name, c in d["conditions"].items()
+    ]
+    comp = d["comparison"]
+    cfg = d["config"]
+    return [
+        f"**Does dreaming help?** (`oneiro ab`: {cfg['seeds']} seeds x {cfg['steps']} steps of a regime-switching "
+        f"task with {len(d['environment']['arms'])} strategies and {len(d['environment']['switches'])} switches; "
+        f"dream every {cfg['dream_every']} steps; mean [95% bootstrap CI]):",
+        "",
+        *table(["condition", "cumulative regret", "steps to adapt", "worst drawdown"], rows),
+        "",
+        f"Regret ratio dream / no-dream: {ci(comp['regret_ratio'], '.2f')}; dream / sliding-window UCB: "
+        f"{ci(comp['regret_ratio_vs_sw_ucb'], '.2f')}.",
+    ]
 
 
 SECTIONS: list[tuple[str, Callable[[], list[str]]]] = [
     ("locomo", lambda: locomo(d) if (d := load("locomo_dev.json")) else []),
+    ("ab", lambda: ab(d) if (d := load("ab.json")) else []),
     ("gate", lambda: gate(d, load("gate_properties.json")) if (d := load("gate_overhead.json")) else []),
     ("speed", lambda: speed(d) if (d := load("speed.json")) else []),
-    ("reliability", lambda: reliability(load("crash.json"), load("concurrency.json"), load("poisoning.json"))),
+    (
+        "reliability",
+        lambda: reliability(load("crash.json"), load("concurrency.json"), load("poisoning.json")),
+    ),
 ]
 
 
