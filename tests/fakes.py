@@ -83,6 +83,9 @@ class FakeSnapshot:
     def similar(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         return []
 
+    def similar_many(self, vectors: np.ndarray, n: int) -> list[list[tuple[str, float]]]:
+        return [[] for _ in range(len(vectors))]
+
     def entries(self, ids: Sequence[str]) -> dict[str, Entry]:
         return self.store.entries(list(ids))
 

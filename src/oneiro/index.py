@@ -49,10 +49,17 @@ class VectorIndex(Protocol):
     def search(
         self, query: Matrix, n: int, mask: BoolArray | None = None
     ) -> tuple[list[str], list[float]]: ...
+    def search_many(
+        self, queries: Matrix, n: int, mask: BoolArray | None = None
+    ) -> list[tuple[list[str], list[float]]]: ...
     def mask(self, flt: Filter, hidden_entries: set[str]) -> BoolArray | None: ...
     def position(self, item_id: str) -> int | None: ...
     def vector(self, item_id: str) -> Matrix: ...
     def is_entry(self, item_id: str) -> bool: ...
+
+
+#: Query rows per matrix product in :meth:`NumpyIndex.search_many` (256 x 100k floats = 100 MB).
+SEARCH_BLOCK = 256
 
 
 class _Codes:
@@ -185,3 +192,46 @@ class NumpyIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         top = top[np.isfinite(scores[top])]
         return [self.ids[i] for i in top], [float(scores[i]) for i in top]
+
+    def search_many(
+        self, queries: Matrix, n: int, mask: BoolArray | None = None
+    ) -> list[tuple[list[str], list[float]]]:
+        """:meth:`search` for each row of ``queries``, as blocked matrix products (a dream looks
+        up neighbours for thousands of episodes at once)."""
+        rows = self._n if mask is None else min(self._n, len(mask))
+        if rows == 0 or n <= 0 or len(queries) == 0:
+            return [([], []) for _ in range(len(queries))]
+        n = min(n, rows)
+        matrix = self._matrix[:rows]
+        out: list[tuple[list[str], list[float]]] = []
+        for start in range(0, len(queries), SEARCH_BLOCK):
+            scores = queries[start : start + SEARCH_BLOCK].astype(np.float32, copy=False) @ matrix.T
+            if mask is not None:
+                scores[:, ~mask[:rows]] = -np.inf
+            top = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+            for row, cand in enumerate(top):
+                cand = cand[np.argsort(-scores[row, cand], kind="stable")]
+                cand = cand[np.isfinite(scores[row, cand])]
+                out.append(([self.ids[i] for i in cand], [float(scores[row, i]) for i in cand]))
+        return out
+
+
+def top_n_within(matrix: Matrix, n: int) -> tuple[npt.NDArray[np.int64], Matrix]:
+    """For each row of ``matrix`` (unit vectors), its ``n`` most similar other rows and their
+    cosines, best first, computed in blocks so memory stays bounded (10k rows: 10 MB a block)."""
+    count = len(matrix)
+    n = min(n, max(0, count - 1))
+    idx = np.zeros((count, n), dtype=np.int64)
+    sims = np.zeros((count, n), dtype=np.float32)
+    if n == 0:
+        return idx, sims
+    for start in range(0, count, SEARCH_BLOCK):
+        block = matrix[start : start + SEARCH_BLOCK] @ matrix.T
+        rows = np.arange(block.shape[0])
+        block[rows, rows + start] = -np.inf
+        top = np.argpartition(-block, n - 1, axis=1)[:, :n]
+        order = np.argsort(-np.take_along_axis(block, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        idx[start : start + len(block)] = top
+        sims[start : start + len(block)] = np.take_along_axis(block, top, axis=1)
+    return idx, sims

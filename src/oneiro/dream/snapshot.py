@@ -79,6 +79,14 @@ class StoreSnapshot:
         ids, scores = index.search(vector, n, mask)
         return list(zip(ids, scores, strict=True))
 
+    def similar_many(self, vectors: np.ndarray, n: int) -> list[list[tuple[str, float]]]:
+        """:meth:`similar` for each row of ``vectors``, in one blocked pass over the index."""
+        if self._index is None or len(vectors) == 0:
+            return [[] for _ in range(len(vectors))]
+        index = self._index()
+        mask = index.mask(Filter(include_entries=False), set())
+        return [list(zip(ids, scores, strict=True)) for ids, scores in index.search_many(vectors, n, mask)]
+
     def entries(self, ids: Sequence[str]) -> dict[str, Entry]:
         return self._store.entries(list(ids))
 

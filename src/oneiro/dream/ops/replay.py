@@ -161,7 +161,10 @@ class PrioritizedReplay:
         residue = residue_ids(carry)
         tau = ctx.config.nrem.topic_similarity
         batch = [e for e in chats if e.id in vectors]
-        hits = {e.id: [(o, s) for o, s in snap.similar(vectors[e.id], NEED_NEIGHBOURS + 1)] for e in batch}
+        found_all = (
+            snap.similar_many(np.vstack([vectors[e.id] for e in batch]), NEED_NEIGHBOURS + 1) if batch else []
+        )
+        hits = {e.id: found for e, found in zip(batch, found_all, strict=True)}
         in_batch = {e.id: e for e in chats}
         outside = {o for found in hits.values() for o, _ in found if o not in in_batch}
         known = {**in_batch, **snap.episodes(sorted(outside))} if outside else in_batch

@@ -25,6 +25,7 @@ import numpy as np
 
 from oneiro.dream.phase import Context, Outcome, Snapshot
 from oneiro.dream.writes import EntryUpdate, Writes
+from oneiro.index import top_n_within
 from oneiro.model import Entry, EntryStatus, Episode, Provenance, Tier, entry_id
 
 #: Earlier episodes compared with each new one.
@@ -54,41 +55,48 @@ class Supersession:
     def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
         new = sorted((e for e in snap.new_episodes if e.text.strip()), key=lambda e: e.ts)
         vectors = snap.vectors([e.id for e in new])
+        new = [e for e in new if e.id in vectors]
         keys_of: dict[str, str] = dict(carry.get("keys_entries", {}))
         writes = Writes()
         merged = updates = 0
-        seen: set[tuple[str, str]] = set()
+        candidates = self._candidates(snap, new, vectors)
         for i, ep in enumerate(new):
             if ctx.budget.exhausted():
                 return Outcome(
                     writes, did={"merged": merged, "updates": updates}, left={"episodes": len(new) - i}
                 )
-            vec = vectors.get(ep.id)
-            if vec is None:
-                continue
-            for older, sim in self._earlier(snap, ep, vec, new[:i], vectors):
-                if (older.id, ep.id) in seen or older.actor != ep.actor:
+            for older, sim in candidates[i]:
+                if older.actor != ep.actor:
                     continue
-                seen.add((older.id, ep.id))
                 if sim >= ctx.config.nrem.duplicate_similarity:
                     merged += self._merge(snap, ctx, older, ep, keys_of, writes)
                 elif sim >= ctx.config.nrem.supersede_similarity and is_update(ep, older):
                     updates += self._update(snap, ctx, older, ep, sim, keys_of, writes)
         return Outcome(writes, did={"merged": merged, "updates": updates})
 
-    def _earlier(
-        self, snap: Snapshot, ep: Episode, vec: np.ndarray, before: list[Episode], vectors: dict[str, Any]
-    ) -> list[tuple[Episode, float]]:
-        found = {i: s for i, s in snap.similar(vec, CANDIDATES + 1) if i != ep.id}
-        for other in before[-200:]:
-            if other.id in vectors:
-                found[other.id] = float(vectors[other.id] @ vec)
-        best = sorted(found.items(), key=lambda t: -t[1])[:CANDIDATES]
-        episodes = snap.episodes([i for i, _ in best])
+    def _candidates(
+        self, snap: Snapshot, new: list[Episode], vectors: dict[str, Any]
+    ) -> list[list[tuple[Episode, float]]]:
+        """For each new episode (in time order), the most similar earlier awake episodes: from the
+        index (episodes of earlier cycles) and from this cycle's own new episodes."""
+        if not new:
+            return []
+        matrix = np.vstack([vectors[e.id] for e in new])
+        stored = snap.similar_many(matrix, CANDIDATES + 1)
+        near, sims = top_n_within(matrix, CANDIDATES)
+        found: list[dict[str, float]] = []
+        for i, ep in enumerate(new):
+            here = {o: s for o, s in stored[i] if o != ep.id}
+            here.update({new[j].id: float(s) for j, s in zip(near[i], sims[i], strict=True) if j < i})
+            found.append(dict(sorted(here.items(), key=lambda t: -t[1])[:CANDIDATES]))
+        episodes = snap.episodes(sorted({o for f in found for o in f}))
         return [
-            (episodes[i], s)
-            for i, s in best
-            if i in episodes and episodes[i].ts <= ep.ts and episodes[i].provenance == Provenance.AWAKE
+            [
+                (episodes[o], s)
+                for o, s in f.items()
+                if o in episodes and episodes[o].ts <= ep.ts and episodes[o].provenance == Provenance.AWAKE
+            ]
+            for ep, f in zip(new, found, strict=True)
         ]
 
     def _keys_entry(self, snap: Snapshot, episode_id: str, keys_of: dict[str, str]) -> Entry | None:

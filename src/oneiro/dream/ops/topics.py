@@ -25,6 +25,7 @@ from oneiro.dream.ops.extractive import extractive_entry, say
 from oneiro.dream.ops.keys import entities, keywords
 from oneiro.dream.phase import Context, Outcome, Snapshot
 from oneiro.dream.writes import EntryUpdate, Writes
+from oneiro.index import top_n_within
 from oneiro.model import Entry, EntryStatus, Episode, Tier
 
 #: Older neighbours looked up per new episode.
@@ -87,15 +88,13 @@ class TopicCommunities:
         ids = [e.id for e in new if e.id in vectors]
         if ids:
             matrix = np.vstack([vectors[i] for i in ids])
-            sims = matrix @ matrix.T
-            np.fill_diagonal(sims, -1.0)
+            near, sims = top_n_within(matrix, NEIGHBOURS)
             for row, a in enumerate(ids):
-                top = np.argsort(-sims[row])[:NEIGHBOURS]
-                for col in top:
-                    if sims[row, col] >= tau:
-                        graph.add_edge(a, ids[col], weight=float(sims[row, col]))
-            for a in ids:
-                for other, score in snap.similar(vectors[a], NEIGHBOURS + 1):
+                for col, sim in zip(near[row], sims[row], strict=True):
+                    if sim >= tau:
+                        graph.add_edge(a, ids[col], weight=float(sim))
+            for a, found in zip(ids, snap.similar_many(matrix, NEIGHBOURS + 1), strict=True):
+                for other, score in found:
                     if other != a and score >= tau and other not in vectors:
                         graph.add_edge(a, other, weight=float(score))
         by_session: dict[str, list[Episode]] = defaultdict(list)
