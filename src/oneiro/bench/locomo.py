@@ -209,6 +209,7 @@ def run_locomo(
     config = config or oneiro.load_config(overrides=_embedder_override(embedder))
     shared = CachedEmbedder(embedder if isinstance(embedder, Embedder) else make_embedder(config.embedder))
     convs = load_locomo_conversations(path, limit)
+    prov = provenance(path, config)
     ids = [c.sample_id for c in convs]
     obs = load_locomo_observations(path, ids) if cond.OBSERVATION in conditions else {}
     timings: dict[str, dict[str, float]] = {}
@@ -224,7 +225,7 @@ def run_locomo(
     tables = {name: _condition_table(name, items, built) for name in conditions}
     return {
         "benchmark": "locomo",
-        **provenance(path, config),
+        **prov,
         "protocol": protocol_notes(tokenizer, shared.name),
         "conversations": [c.sample_id for c in convs],
         "items": len(items),

@@ -193,6 +193,7 @@ def run_longmemeval(
     config = config or oneiro.load_config(overrides=overrides)
     shared = CachedEmbedder(embedder if isinstance(embedder, Embedder) else make_embedder(config.embedder))
     hays = load_lme_haystacks(path, limit)
+    prov = provenance(path, config)
     timings: dict[str, dict[str, float]] = {}
     built = {
         h.question_id: build(h, conditions, shared, config, tokenizer, dream_every, timings) for h in hays
@@ -213,7 +214,7 @@ def run_longmemeval(
         }
     return {
         "benchmark": "longmemeval",
-        **provenance(path, config),
+        **prov,
         "protocol": protocol_notes(tokenizer, shared.name, dream_every),
         "questions": len(probes),
         "skipped_no_user_evidence": [p.question_id for p in every if not p.gold_sessions],

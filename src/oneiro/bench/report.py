@@ -64,11 +64,30 @@ def git_commit() -> str:
     return out.stdout.strip() or "unknown"
 
 
+def source_dirty() -> bool | None:
+    """Whether the package's source differs from the commit (None when git cannot tell)."""
+    here = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--", str(here)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+            cwd=here,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip())
+
+
 def provenance(path: Path, config: Config) -> dict[str, Any]:
-    """What makes a result reproducible: the data's hash, the code, the configuration."""
+    """What makes a result reproducible: the data's hash, the code, the configuration. Taken when
+    the run starts, so the commit names the code that was loaded."""
     return {
         "data": {"path": str(path), "sha256": sha256_file(path)},
         "git_commit": git_commit(),
+        "source_dirty": source_dirty(),
         "oneiro_version": oneiro.__version__,
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "config": to_dict(config),
