@@ -1,0 +1,144 @@
+"""Dream cycle cost: wall time and peak memory against store size and against new episodes.
+
+A cycle's cost must grow with new experience, not with the size of the store. Each measurement
+runs in a fresh child process (so peak RSS is that measurement's own): the child builds a store of
+``size`` consolidated episodes (recorded and dreamed over in chunks, as an agent's nights would),
+records ``new`` new episodes, and times one cycle over them. Synthetic text from bench/textgen.py
+with the hashing embedder (the same code paths as MiniLM, without hours of embedding); one LoCoMo
+conversation with MiniLM gives the cost on real conversation with the real model.
+
+    python bench/cycle_cost.py --sizes 0,10000 --new 100,1000,10000 --out bench/results/cycle_cost.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+#: Base episodes are recorded and dreamed over in chunks of this many (a night's worth).
+BASE_CHUNK = 5_000
+SEED = 20250107
+LOCOMO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "locomo" / "locomo10_dev.json"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def measure_synthetic(size: int, new: int) -> dict[str, Any]:
+    import oneiro
+    from textgen import TextGen
+
+    gen = TextGen(SEED)
+    with tempfile.TemporaryDirectory() as tmp:
+        memory = oneiro.open(Path(tmp) / "store.db", embedder="hashing")
+        started = time.perf_counter()
+        for start in range(0, size, BASE_CHUNK):
+            memory.record_many([e.record() for e in gen.episodes(min(BASE_CHUNK, size - start))])
+            memory.dream(reason="base")
+        build_s = time.perf_counter() - started
+        rss_before = peak_rss_mb()
+        memory.record_many([e.record() for e in gen.episodes(new)])
+        started = time.perf_counter()
+        report = memory.dream(reason="measured")
+        seconds = time.perf_counter() - started
+        out = {
+            "store_episodes": size,
+            "new_episodes": report.new_episodes,
+            "cycle_seconds": round(seconds, 3),
+            "per_new_episode_ms": round(1000 * seconds / max(1, new), 3),
+            "phase_seconds": {p.phase: round(p.seconds, 3) for p in report.phases},
+            "entries_written": report.entries_written(),
+            "build_seconds": round(build_s, 1),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "peak_rss_mb_before_cycle": round(rss_before, 1),
+        }
+        memory.close()
+        return out
+
+
+def measure_locomo(path: Path) -> dict[str, Any]:
+    import oneiro
+    from oneiro.bench.data import load_locomo_conversations
+    from oneiro.bench.locomo import episodes
+
+    conversation = load_locomo_conversations(path, limit=1)[0]
+    records = [r for session in episodes(conversation) for r in session]
+    with tempfile.TemporaryDirectory() as tmp:
+        memory = oneiro.open(Path(tmp) / "store.db", embedder="minilm")
+        started = time.perf_counter()
+        memory.record_many(records)
+        record_s = time.perf_counter() - started
+        started = time.perf_counter()
+        report = memory.dream(reason="measured")
+        seconds = time.perf_counter() - started
+        memory.close()
+    return {
+        "conversation": conversation.sample_id,
+        "turns": len(records),
+        "record_seconds": round(record_s, 2),
+        "cycle_seconds": round(seconds, 2),
+        "phase_seconds": {p.phase: round(p.seconds, 3) for p in report.phases},
+        "entries_written": report.entries_written(),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def child(args: list[str]) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1:] or ["failed"]}
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="0,10000", help="consolidated store sizes")
+    parser.add_argument("--new", default="100,1000,10000", help="new episodes per measured cycle")
+    parser.add_argument("--locomo", type=Path, default=LOCOMO, help="LoCoMo file ('' to skip)")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/cycle_cost.json"))
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--one-locomo", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        size, new = (int(x) for x in args.one.split(","))
+        print(json.dumps(measure_synthetic(size, new)))
+        return 0
+    if args.one_locomo:
+        print(json.dumps(measure_locomo(args.one_locomo)))
+        return 0
+    grid = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        for new in (int(n) for n in args.new.split(",")):
+            result = child(["--one", f"{size},{new}"])
+            print(json.dumps(result), flush=True)
+            grid.append(result)
+    real = child(["--one-locomo", str(args.locomo)]) if str(args.locomo) and args.locomo.exists() else None
+    out = {
+        "benchmark": "cycle_cost",
+        "embedder": "hashing-384 for the grid; all-MiniLM-L6-v2 for LoCoMo",
+        "grid": grid,
+        "locomo": real,
+        "git_commit": subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(real))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
