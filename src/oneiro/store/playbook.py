@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from oneiro import playbook as pb
+from oneiro.constraints import Constraint, violations
 from oneiro.dream.writes import RevisionProposal
 from oneiro.errors import PlaybookError
 from oneiro.model import canonical_json, content_hash
@@ -205,14 +206,14 @@ def decide(
 
 
 # -- constraints ------------------------------------------------------------------------------
-def constraints(conn: sqlite3.Connection) -> list[pb.Constraint]:
+def constraints(conn: sqlite3.Connection) -> list[Constraint]:
     return [
-        pb.Constraint(r["name"], r["kind"], json.loads(r["spec"]), r["source"])
+        Constraint(r["name"], r["kind"], json.loads(r["spec"]), r["source"])
         for r in conn.execute("SELECT name, kind, spec, source FROM constraints ORDER BY name")
     ]
 
 
-def put_constraint(conn: sqlite3.Connection, c: pb.Constraint, now: float) -> None:
+def put_constraint(conn: sqlite3.Connection, c: Constraint, now: float) -> None:
     conn.execute(
         "INSERT INTO constraints (name, kind, spec, source, created_at) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, spec = excluded.spec, "
@@ -284,7 +285,7 @@ def draft(
     except PlaybookError as exc:
         problem = problem or str(exc)
         candidate = active
-    broken = pb.violations(constraints(conn), active, candidate)
+    broken = violations(constraints(conn), active, candidate)
     if broken and problem is None:
         problem = "breaks constraint " + "; ".join(broken)
     diff = pb.diff(pb.render(active), pb.render(candidate))
