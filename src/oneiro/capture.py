@@ -189,6 +189,13 @@ class Signals:
     feedback: float | None
 
 
+def embedding_text(ep: Episode) -> str:
+    """What is embedded for an episode: its text, prefixed with who said it. Questions name people
+    ("what did Maya say about the bucket?"); a bare first-person turn does not, and costs dense
+    recall dearly (about 15 points of turn recall@10 on LoCoMo with MiniLM)."""
+    return f"{ep.actor}: {ep.text}" if ep.actor else ep.text
+
+
 def novelty(batch: Matrix, recent: Matrix, neighbours: int) -> list[float]:
     """1 - mean cosine similarity to the nearest ``neighbours`` earlier items (recent store items,
     then earlier items of the same batch). The first item a store ever sees has novelty 1."""

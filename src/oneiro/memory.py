@@ -76,7 +76,7 @@ class Memory:
         ]
         if not drafts:
             return []
-        matrix = self.embedder.embed([d.text for d in drafts])
+        matrix = self.embedder.embed([capture.embedding_text(d) for d in drafts])
         self.store.check_embedder(self.embedder.name, int(matrix.shape[1]))
         recent = self._recent_vectors()
         novelty = capture.novelty(matrix, recent, self.config.capture.novelty_neighbours)
