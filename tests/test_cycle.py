@@ -400,3 +400,31 @@ def test_two_in_memory_stores_dream_independently() -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_a_dry_run_records_no_dispatch_even_of_what_it_refuses(memory: Memory) -> None:
+    """A dry run writes nothing: the gate does not log the effectful call it refused inside one."""
+    calls: list[str] = []
+
+    @memory.pipeline(effect="effectful")
+    def send(text: str) -> str:
+        calls.append(text)
+        return "sent"
+
+    class Sender:
+        name = "sender"
+        tier = Tier.T0
+
+        def run(self, snap: Any, ctx: Any, carry: dict[str, Any]) -> Outcome:
+            memory.dispatch("send", "hello")
+            return Outcome()
+
+    memory.record({"text": "something happened"})
+    memory.engine.phases = {**memory.engine.phases, PhaseName.NREM: (Sender(),)}
+    before = memory.store.db.conn().execute("SELECT COUNT(*) FROM dispatches").fetchone()[0]
+    memory.dream(dry_run=True)
+    after = memory.store.db.conn().execute("SELECT COUNT(*) FROM dispatches").fetchone()[0]
+    assert calls == [] and after == before
+    memory.dream()
+    assert calls == []
+    assert memory.store.db.conn().execute("SELECT COUNT(*) FROM dispatches").fetchone()[0] == before + 1

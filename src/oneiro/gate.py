@@ -64,6 +64,9 @@ MODE_ENV = "ONEIRO_MODE"
 CYCLE_ENV = "ONEIRO_CYCLE"
 SLEEP_POLICIES = ("concurrent", "exclusive")
 
+#: The cycle id of a dry run (``oneiro dream --dry-run``). A dry run writes nothing, so the gate
+#: does not record the dispatches it refuses or shadows inside one.
+DRY_RUN_CYCLE = "dry-run"
 REASON_DREAM_GATE = "dream-mode-effect-gate"
 REASON_ASLEEP = "asleep"
 REASON_SHADOW_FAILED = "shadow-failed"
@@ -326,6 +329,8 @@ class Gate:
         return lookup
 
     def _record(self, result: DispatchResult, request: str, digest: str) -> DispatchResult:
+        if result.mode is Mode.DREAM and current_cycle() == DRY_RUN_CYCLE:
+            return result
         response, error = (
             None,
             result.error or (result.reason if result.status is not DispatchStatus.OK else None),

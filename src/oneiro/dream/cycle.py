@@ -40,7 +40,7 @@ from oneiro.dream.snapshot import StoreSnapshot, load_new_episodes
 from oneiro.dream.writes import Writes
 from oneiro.errors import CycleRunning, CycleStateError, UnknownCycle
 from oneiro.events import EventBus
-from oneiro.gate import adopt_mode
+from oneiro.gate import DRY_RUN_CYCLE, adopt_mode
 from oneiro.index import VectorIndex
 from oneiro.model import Mode, Tier
 from oneiro.store.cycles import CycleRow
@@ -172,7 +172,7 @@ class DreamEngine:
         return contextvars.copy_context().run(self._plan, budget or self.default_budget())
 
     def _plan(self, budget: CycleBudget) -> CycleReport:
-        cycle_id = "dry-run"
+        cycle_id = DRY_RUN_CYCLE
         adopt_mode(Mode.DREAM, cycle_id)
         to_rowid = self.store.episode_max_rowid()
         new = load_new_episodes(self.store, consolidated_rowid(self.store), to_rowid)
@@ -364,7 +364,7 @@ class DreamEngine:
                 f"no {phase.value.upper()} operations in this version: the phase ran and did nothing"
             )
         for i, op in enumerate(operations):
-            if self._wake.is_set() and cycle_id != "dry-run":
+            if self._wake.is_set() and cycle_id != DRY_RUN_CYCLE:
                 self._interrupt(cycle_id, phase, "wake")
             if phase_budget.exhausted():
                 report.left[f"operations.{op.name}"] = 1
