@@ -77,6 +77,10 @@ class FakeSnapshot:
         eps = self.store.episodes_in_sessions(list(sessions))
         return [e for e in eps if e.provenance == Provenance.AWAKE]
 
+    def episodes_around(self, session: str, ts_from: float, ts_to: float, width: int) -> list[Episode]:
+        eps = self.store.episodes_around(session, ts_from, ts_to, width)
+        return [e for e in eps if e.provenance == Provenance.AWAKE]
+
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         return self.store.vectors_for(list(ids), self._model)
 

@@ -66,6 +66,14 @@ class StoreSnapshot:
             e for e in self._store.episodes_in_sessions(list(sessions)) if e.provenance == Provenance.AWAKE
         ]
 
+    def episodes_around(self, session: str, ts_from: float, ts_to: float, width: int) -> list[Episode]:
+        """Awake episodes of ``session`` in ``[ts_from, ts_to]`` plus ``width`` on either side."""
+        return [
+            e
+            for e in self._store.episodes_around(session, ts_from, ts_to, width)
+            if e.provenance == Provenance.AWAKE
+        ]
+
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         return self._store.vectors_for(list(ids), self._model)
 

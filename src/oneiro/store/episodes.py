@@ -109,6 +109,24 @@ def in_sessions(conn: sqlite3.Connection, sessions: Iterable[str]) -> list[Episo
     return out
 
 
+def around(conn: sqlite3.Connection, session: str, ts_from: float, ts_to: float, width: int) -> list[Episode]:
+    """The episodes of ``session`` with ``ts_from <= ts <= ts_to``, plus ``width`` before and after,
+    in time order: the context of new turns without reading a whole long session."""
+    before = conn.execute(
+        f"SELECT {COLUMNS} FROM episodes WHERE session = ? AND ts < ? ORDER BY ts DESC, rowid DESC LIMIT ?",
+        (session, ts_from, width),
+    ).fetchall()
+    inside = conn.execute(
+        f"SELECT {COLUMNS} FROM episodes WHERE session = ? AND ts >= ? AND ts <= ? ORDER BY ts, rowid",
+        (session, ts_from, ts_to),
+    ).fetchall()
+    after = conn.execute(
+        f"SELECT {COLUMNS} FROM episodes WHERE session = ? AND ts > ? ORDER BY ts, rowid LIMIT ?",
+        (session, ts_to, width),
+    ).fetchall()
+    return [from_row(r) for r in [*reversed(before), *inside, *after]]
+
+
 def count(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM episodes").fetchone()[0])
 

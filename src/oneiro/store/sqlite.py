@@ -84,6 +84,9 @@ class SQLiteStore:
     def episodes_in_sessions(self, sessions: Sequence[str]) -> list[Episode]:
         return episodes.in_sessions(self.db.conn(), sessions)
 
+    def episodes_around(self, session: str, ts_from: float, ts_to: float, width: int) -> list[Episode]:
+        return episodes.around(self.db.conn(), session, ts_from, ts_to, width)
+
     def episode_count(self) -> int:
         return episodes.count(self.db.conn())
 

@@ -37,13 +37,18 @@ class ContextualEmbedding:
         new = list(snap.new_episodes)
         if not new:
             return Outcome()
-        by_session: dict[str, list[Episode]] = defaultdict(list)
-        for ep in snap.episodes_in_sessions(sorted({e.session for e in new})):
-            by_session[ep.session].append(ep)
         width = ctx.config.nrem.context_window
+        spans: dict[str, tuple[float, float]] = {}
+        for ep in new:
+            if ep.session:
+                lo, hi = spans.get(ep.session, (ep.ts, ep.ts))
+                spans[ep.session] = (min(lo, ep.ts), max(hi, ep.ts))
+        by_session: dict[str, list[Episode]] = defaultdict(list)
+        for session, (lo, hi) in sorted(spans.items()):
+            by_session[session] = snap.episodes_around(session, lo, hi, width)
         texts: dict[str, str] = {}
-        for session in by_session.values():
-            texts.update(windows(session, width))
+        for turns in by_session.values():
+            texts.update(windows(turns, width))
         writes = Writes()
         chosen = [e for e in new if e.id in texts and e.session]
         if ctx.budget.exhausted():
