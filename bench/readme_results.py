@@ -72,6 +72,39 @@ def locomo(d: dict[str, Any]) -> list[str]:
     ]
 
 
+def longmemeval(d: dict[str, Any]) -> list[str]:
+    rows = []
+    for name, c in d["conditions"].items():
+        s = c["session"]["overall"]
+        t = (c.get("turn") or {}).get("overall") or {}
+        rows.append(
+            [
+                name,
+                f"{s['recall_any@5']:.3f}",
+                f"**{s['recall_all@5']:.3f}**",
+                f"{s['ndcg@5']:.3f}",
+                f"{s['recall_all@10']:.3f}",
+                f"{t['recall_all@5']:.3f}" if "recall_all@5" in t else "-",
+            ]
+        )
+    return [
+        f"**LongMemEval_S** ({d['questions']} evaluable dev questions, each its own store; embedder "
+        f"{d['config']['embedder']['name']}; official retrieval protocol):",
+        "",
+        *table(
+            [
+                "condition",
+                "session recall_any@5",
+                "session recall_all@5",
+                "session NDCG@5",
+                "session recall_all@10",
+                "turn recall_all@5",
+            ],
+            rows,
+        ),
+    ]
+
+
 def gate(d: dict[str, Any], props: dict[str, Any] | None) -> list[str]:
     f = d["figures"]
     out = [
@@ -162,6 +195,14 @@ def ab(d: dict[str, Any]) -> list[str]:
 
 SECTIONS: list[tuple[str, Callable[[], list[str]]]] = [
     ("locomo", lambda: locomo(d) if (d := load("locomo_dev.json")) else []),
+    (
+        "longmemeval",
+        lambda: (
+            longmemeval(d)
+            if (d := load("longmemeval_dev.json") or load("longmemeval_dev_hashing.json"))
+            else []
+        ),
+    ),
     ("ab", lambda: ab(d) if (d := load("ab.json")) else []),
     ("gate", lambda: gate(d, load("gate_properties.json")) if (d := load("gate_overhead.json")) else []),
     ("speed", lambda: speed(d) if (d := load("speed.json")) else []),
