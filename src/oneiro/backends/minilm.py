@@ -53,6 +53,12 @@ class MiniLMEmbedder(Embedder):
                 raise BackendError(
                     "sentence-transformers is not installed: pip install 'oneiro[minilm]'"
                 ) from exc
+            try:  # the weights are local: a progress bar for loading them is noise
+                from transformers.utils import logging as transformers_logging
+
+                transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+            except ImportError:
+                pass
             self._model = SentenceTransformer(path, device=self.device)
         return self._model
 
