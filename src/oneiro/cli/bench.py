@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
     def locomo(
         data: DataOption,
         out: OutOption = None,
-        conditions: ConditionsOption = "raw,bm25,dense",
+        conditions: ConditionsOption = "raw,dream,bm25,dense",
         conversations: Annotated[
             int | None, typer.Option("--conversations", help="Only the first N conversations.")
         ] = None,
@@ -71,7 +71,7 @@ def register(app: typer.Typer) -> None:
     def longmemeval(
         data: DataOption,
         out: OutOption = None,
-        conditions: ConditionsOption = "raw,bm25,dense",
+        conditions: ConditionsOption = "raw,dream,bm25,dense",
         questions: Annotated[
             int | None, typer.Option("--questions", help="Only the first N non-abstention questions.")
         ] = None,
