@@ -294,14 +294,7 @@ class DreamEngine:
                 continue
             if self._wake.is_set():
                 self._interrupt(row.id, phase, "wake")
-            self.bus.publish(
-                "dream_progress",
-                cycle_id=row.id,
-                phase=phase.value,
-                step=index + 1,
-                of=len(PHASE_ORDER),
-                state="start",
-            )
+            self._progress(row.id, index, phase, "start")
             snap = StoreSnapshot(
                 self.store, row.id, new, int(checkpoint["to_rowid"]), self.embedder.name, self.index
             )
@@ -319,17 +312,19 @@ class DreamEngine:
             if last and "brief" in outcome.carry:
                 report.brief = outcome.carry["brief"]
             report.phases.append(phase_report)
-            self.bus.publish(
-                "dream_progress",
-                cycle_id=row.id,
-                phase=phase.value,
-                step=index + 1,
-                of=len(PHASE_ORDER),
-                state="done",
-                did=phase_report.did,
-                writes=phase_report.writes,
-            )
+            self._progress(row.id, index, phase, "done", did=phase_report.did, writes=phase_report.writes)
         report.status = "completed"
+
+    def _progress(self, cycle_id: str, index: int, phase: PhaseName, state: str, **extra: Any) -> None:
+        self.bus.publish(
+            "dream_progress",
+            cycle_id=cycle_id,
+            phase=phase.value,
+            step=index + 1,
+            of=len(PHASE_ORDER),
+            state=state,
+            **extra,
+        )
 
     def _interrupt(self, cycle_id: str, phase: PhaseName, why: str) -> None:
         self._finish(cycle_id, "interrupted", {"at_phase": phase.value, "why": why})
