@@ -19,9 +19,9 @@ from oneiro.backends.embedder import Embedder
 from oneiro.backends.hashing import HashingEmbedder
 from oneiro.config import Config
 from oneiro.dream.phase import Context
+from oneiro.dream.snapshot import StoreSnapshot
 from oneiro.dream.writes import Writes
-from oneiro.model import Entry, Episode, Provenance
-from oneiro.playbook import Item, Revision, RevisionStatus
+from oneiro.model import Episode
 from oneiro.store import SQLiteStore, journal
 from oneiro.store import cycles as cycle_rows
 from oneiro.store import playbook as playbook_rows
@@ -46,66 +46,19 @@ class FakeBudget:
         self.spent.append(n)
 
 
-class FakeSnapshot:
-    """A Snapshot over a real store, plus the playbook views the INTEGRATION and RETURN
-    operations use when the snapshot offers them."""
+class FakeSnapshot(StoreSnapshot):
+    """The real snapshot over a real store, without an in-memory index (so ``similar`` finds
+    nothing), with the test's choice of new episodes and a ``max_rowid`` that follows the store."""
 
     def __init__(
         self, store: SQLiteStore, cycle_id: str, model: str, new: Sequence[Episode] | None = None
     ) -> None:
+        super().__init__(store, cycle_id, tuple(new or ()), store.episode_max_rowid(), model)
         self.store = store
-        self._cycle_id = cycle_id
-        self._model = model
-        self._new = tuple(new or ())
-
-    @property
-    def cycle_id(self) -> str:
-        return self._cycle_id
-
-    @property
-    def new_episodes(self) -> Sequence[Episode]:
-        return self._new
 
     @property
     def max_rowid(self) -> int:
         return self.store.episode_max_rowid()
-
-    def episodes(self, ids: Sequence[str]) -> dict[str, Episode]:
-        return self.store.episodes(list(ids))
-
-    def episodes_in_sessions(self, sessions: Sequence[str]) -> list[Episode]:
-        eps = self.store.episodes_in_sessions(list(sessions))
-        return [e for e in eps if e.provenance == Provenance.AWAKE]
-
-    def episodes_around(self, session: str, ts_from: float, ts_to: float, width: int) -> list[Episode]:
-        eps = self.store.episodes_around(session, ts_from, ts_to, width)
-        return [e for e in eps if e.provenance == Provenance.AWAKE]
-
-    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        return self.store.vectors_for(list(ids), self._model)
-
-    def similar(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
-        return []
-
-    def similar_many(self, vectors: np.ndarray, n: int) -> list[list[tuple[str, float]]]:
-        return [[] for _ in range(len(vectors))]
-
-    def entries(self, ids: Sequence[str]) -> dict[str, Entry]:
-        return self.store.entries(list(ids))
-
-    def entries_where(self, clause: str = "1", params: Sequence[Any] = ()) -> list[Entry]:
-        return self.store.entries_where(clause, params)
-
-    def entries_citing(self, episode_ids: Sequence[str]) -> dict[str, list[str]]:
-        return self.store.entries_citing(list(episode_ids))
-
-    def playbook_items(self) -> list[Item]:
-        with self.store.snapshot() as conn:
-            return playbook_rows.items(conn)
-
-    def pending_revisions(self) -> list[Revision]:
-        with self.store.snapshot() as conn:
-            return playbook_rows.revisions(conn, RevisionStatus.PROPOSED.value)
 
 
 def fake_context(
