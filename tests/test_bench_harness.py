@@ -343,3 +343,74 @@ def test_cli_writes_results_and_prints_a_table(locomo_file: Path, lme_file: Path
 def test_cli_reports_bad_data_without_a_traceback(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["bench", "locomo", "--data", str(tmp_path / "nope.json")])
     assert isinstance(result.exception, BenchDataError)
+
+
+# -- the embedding cache --------------------------------------------------------------------------
+
+
+class CountingEmbedder(HashingEmbedder):
+    """The hashing embedder, counting the texts it is asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__(64)
+        self.texts = 0
+
+    def embed_batch(self, texts: Sequence[str]) -> Matrix:
+        self.texts += len(texts)
+        return super().embed_batch(texts)
+
+
+def test_a_rerun_with_the_embedding_cache_embeds_nothing_and_scores_the_same(
+    locomo_file: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "vectors.npz"
+    first = CountingEmbedder()
+    a = run_locomo(locomo_file, ["raw", "dense"], first, embedding_cache=cache)
+    assert first.texts > 0 and cache.exists()
+    second = CountingEmbedder()
+    b = run_locomo(locomo_file, ["raw", "dense"], second, embedding_cache=cache)
+    assert second.texts == 0
+    for name in ("raw", "dense"):
+        assert a["conditions"][name]["overall"] == b["conditions"][name]["overall"]
+
+
+def test_the_embedding_cache_adds_only_new_texts(locomo_file: Path, lme_file: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "vectors.npz"
+    run_locomo(locomo_file, ["dense"], CountingEmbedder(), embedding_cache=cache)
+    lme = CountingEmbedder()
+    run_longmemeval(lme_file, ["dense"], lme, embedding_cache=cache)
+    assert lme.texts > 0
+    again = CountingEmbedder()
+    run_locomo(locomo_file, ["dense"], again, embedding_cache=cache)
+    run_longmemeval(lme_file, ["dense"], again, embedding_cache=cache)
+    assert again.texts == 0
+
+
+def test_an_embedding_cache_of_another_model_is_refused(locomo_file: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "vectors.npz"
+    run_locomo(locomo_file, ["dense"], CountingEmbedder(), embedding_cache=cache)
+    before = cache.read_bytes()
+    with pytest.raises(BenchDataError, match="embedding cache of model 'hashing-64', not 'hashing-32'"):
+        run_locomo(locomo_file, ["dense"], HashingEmbedder(32), embedding_cache=cache)
+    assert cache.read_bytes() == before
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip", b"PK\x03\x04broken"])
+def test_a_file_that_is_not_an_embedding_cache_is_refused(
+    locomo_file: Path, tmp_path: Path, content: bytes
+) -> None:
+    cache = tmp_path / "vectors.npz"
+    cache.write_bytes(content)
+    with pytest.raises(BenchDataError, match="not an embedding cache"):
+        run_locomo(locomo_file, ["dense"], CountingEmbedder(), embedding_cache=cache)
+    assert cache.read_bytes() == content
+
+
+def test_a_single_array_is_not_an_embedding_cache(locomo_file: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    cache = tmp_path / "vectors.npz"
+    with cache.open("wb") as fh:
+        np.save(fh, np.zeros((2, 64), dtype=np.float32))
+    with pytest.raises(BenchDataError, match="not an embedding cache"):
+        run_locomo(locomo_file, ["dense"], CountingEmbedder(), embedding_cache=cache)

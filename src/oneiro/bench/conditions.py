@@ -9,15 +9,20 @@ sources (:func:`oneiro.recall.source_ranking`), so a dream cannot win by returni
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import time
-from collections.abc import Callable, Hashable, Sequence
+import zipfile
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
 from oneiro.backends.embedder import Embedder
-from oneiro.errors import CycleError
+from oneiro.errors import BenchDataError, CycleError
 from oneiro.memory import Memory
 from oneiro.recall import source_ranking
 from oneiro.store.vectors import Matrix
@@ -59,26 +64,103 @@ class BenchClock:
 
 class CachedEmbedder(Embedder):
     """Wraps an embedder and remembers every text's vector, under the same name and dimension,
-    so that a store sees exactly what the wrapped model would give it."""
+    so that a store sees exactly what the wrapped model would give it.
 
-    def __init__(self, inner: Embedder) -> None:
+    With a ``path`` the memory outlives the run: vectors are keyed by the SHA-256 of their text in
+    an ``.npz`` file that also names the model, loaded at start and written back (atomically) by
+    :meth:`save`. A text's vector under a given model never changes, so a re-run of a benchmark
+    repeats only oneiro's own work. A file made by another model, or not made by this class, is
+    refused rather than silently mixed in.
+    """
+
+    #: Unsaved vectors that make :meth:`checkpoint` write the file (an interrupted run keeps them).
+    CHECKPOINT_EVERY = 5_000
+
+    def __init__(self, inner: Embedder, path: Path | None = None) -> None:
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
         self.batch_size = inner.batch_size
+        self.path = path
         self._cache: dict[str, Matrix] = {}
+        self._stored: dict[bytes, Matrix] = {}
+        self._unsaved = 0
+        if path is not None and path.exists():
+            self._stored = _read_cache(path, self.name, self.dim)
 
     def embed_batch(self, texts: Sequence[str]) -> Matrix:
         return self.inner.embed_batch(texts)
 
     def embed(self, texts: Sequence[str]) -> Matrix:
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing and self._stored:
+            for text in missing:
+                row = self._stored.get(_digest(text))
+                if row is not None:
+                    self._cache[text] = row
+            missing = [t for t in missing if t not in self._cache]
         if missing:
             for text, row in zip(missing, self.inner.embed(missing), strict=True):
                 self._cache[text] = row
+            self._unsaved += len(missing)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.vstack([self._cache[t] for t in texts])
+
+    def checkpoint(self) -> None:
+        """Write the file when enough new vectors have accumulated since the last write."""
+        if self._unsaved >= self.CHECKPOINT_EVERY:
+            self.save()
+
+    @contextlib.contextmanager
+    def saving(self) -> Iterator[None]:
+        """Save on the way out, also when the work inside fails or is interrupted: every vector
+        computed so far is valid whatever happened after it."""
+        try:
+            yield
+        finally:
+            self.save()
+
+    def save(self) -> None:
+        """Write every vector known (stored and new) to ``path``, atomically; no-op without one."""
+        if self.path is None or not self._unsaved:
+            return
+        merged = dict(self._stored)
+        merged.update((_digest(t), row) for t, row in self._cache.items())
+        keys = np.frombuffer(b"".join(merged), dtype=np.uint8).reshape(-1, DIGEST_BYTES)
+        vectors = np.vstack(list(merged.values()))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("wb") as fh:
+            np.savez(fh, model=np.array(self.name), keys=keys, vectors=vectors.astype(np.float32))
+        os.replace(tmp, self.path)
+        self._stored, self._unsaved = merged, 0
+
+
+DIGEST_BYTES = 32
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def _read_cache(path: Path, model: str, dim: int) -> dict[bytes, Matrix]:
+    """The vectors of an embedding cache file, checked against the model that will use them."""
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("a single array, not an .npz archive")
+        with data:
+            stored_model = str(data["model"])
+            keys, vectors = data["keys"], data["vectors"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise BenchDataError(f"{path}: not an embedding cache ({exc or type(exc).__name__})") from None
+    if stored_model != model:
+        raise BenchDataError(f"{path}: embedding cache of model {stored_model!r}, not {model!r}")
+    shapes_ok = keys.ndim == 2 and keys.shape[1] == DIGEST_BYTES and keys.dtype == np.uint8
+    if not shapes_ok or vectors.ndim != 2 or vectors.shape[1] != dim or len(keys) != len(vectors):
+        raise BenchDataError(f"{path}: embedding cache vectors are not (n, {dim}) with one key each")
+    return {k.tobytes(): v for k, v in zip(keys, vectors.astype(np.float32), strict=True)}
 
 
 def require_dream(conditions: Sequence[str]) -> None:

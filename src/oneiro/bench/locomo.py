@@ -202,25 +202,31 @@ def run_locomo(
     *,
     tokenizer: str = "words",
     config: Config | None = None,
+    embedding_cache: Path | None = None,
 ) -> dict[str, Any]:
     """Run the LoCoMo protocol on ``path``; returns the result document (see bench/README.md)."""
     conditions = check_conditions(conditions)
     cond.require_dream(conditions)
     config = config or oneiro.load_config(overrides=_embedder_override(embedder))
-    shared = CachedEmbedder(embedder if isinstance(embedder, Embedder) else make_embedder(config.embedder))
+    shared = CachedEmbedder(
+        embedder if isinstance(embedder, Embedder) else make_embedder(config.embedder), embedding_cache
+    )
     convs = load_locomo_conversations(path, limit)
     prov = provenance(path, config)
     ids = [c.sample_id for c in convs]
     obs = load_locomo_observations(path, ids) if cond.OBSERVATION in conditions else {}
     timings: dict[str, dict[str, float]] = {}
-    built = {
-        c.sample_id: build(c, conditions, shared, config, tokenizer, timings, obs.get(c.sample_id))
-        for c in convs
-    }
+    built: dict[str, Built] = {}
+    with shared.saving():
+        for c in convs:
+            observed = obs.get(c.sample_id)
+            built[c.sample_id] = build(c, conditions, shared, config, tokenizer, timings, observed)
+            shared.checkpoint()
     # Only now, with every store built and dreamed, are the questions read.
     items = load_locomo_questions(path, list(built))
     start = time.perf_counter()
-    shared.embed([i.question for i in items])
+    with shared.saving():
+        shared.embed([i.question for i in items])
     query_embed_s = time.perf_counter() - start
     tables = {name: _condition_table(name, items, built) for name in conditions}
     return {

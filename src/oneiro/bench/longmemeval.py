@@ -183,6 +183,7 @@ def run_longmemeval(
     tokenizer: str = "split",
     dream_every: str = "session",
     config: Config | None = None,
+    embedding_cache: Path | None = None,
 ) -> dict[str, Any]:
     """Run the LongMemEval retrieval protocol on ``path``; returns the result document."""
     conditions = check_conditions(conditions, (cond.RAW, cond.DREAM, cond.BM25, cond.DENSE))
@@ -191,18 +192,23 @@ def run_longmemeval(
     cond.require_dream(conditions)
     overrides = {"embedder": {"name": embedder}} if isinstance(embedder, str) else None
     config = config or oneiro.load_config(overrides=overrides)
-    shared = CachedEmbedder(embedder if isinstance(embedder, Embedder) else make_embedder(config.embedder))
+    shared = CachedEmbedder(
+        embedder if isinstance(embedder, Embedder) else make_embedder(config.embedder), embedding_cache
+    )
     hays = load_lme_haystacks(path, limit)
     prov = provenance(path, config)
     timings: dict[str, dict[str, float]] = {}
-    built = {
-        h.question_id: build(h, conditions, shared, config, tokenizer, dream_every, timings) for h in hays
-    }
+    built: dict[str, Built] = {}
+    with shared.saving():
+        for h in hays:
+            built[h.question_id] = build(h, conditions, shared, config, tokenizer, dream_every, timings)
+            shared.checkpoint()
     # Only now, with every store built and dreamed, are the questions read.
     every = load_lme_probes(path, list(built))
     probes = [p for p in every if p.gold_sessions]
     start = time.perf_counter()
-    shared.embed([p.question for p in probes])
+    with shared.saving():
+        shared.embed([p.question for p in probes])
     query_embed_s = time.perf_counter() - start
     types = [p.question_type for p in probes]
     tables: dict[str, Any] = {}

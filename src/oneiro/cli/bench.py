@@ -22,6 +22,13 @@ ConditionsOption = Annotated[
     ),
 ]
 EmbedderChoice = Annotated[str, typer.Option("--embedder", help="minilm or hashing.")]
+CacheOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--embedding-cache",
+        help="An .npz file of vectors by text (made if absent): a re-run embeds only new texts.",
+    ),
+]
 TokenizerOption = Annotated[
     str | None,
     typer.Option(
@@ -54,10 +61,16 @@ def register(app: typer.Typer) -> None:
         ] = None,
         embedder: EmbedderChoice = "minilm",
         bm25_tokenizer: TokenizerOption = None,
+        embedding_cache: CacheOption = None,
     ) -> None:
         """LoCoMo turn-level evidence recall@5/10/25, overall and per category."""
         result = run_locomo(
-            data, _conditions(conditions), embedder, conversations, tokenizer=bm25_tokenizer or "words"
+            data,
+            _conditions(conditions),
+            embedder,
+            conversations,
+            tokenizer=bm25_tokenizer or "words",
+            embedding_cache=embedding_cache,
         )
         print_table(
             console,
@@ -80,6 +93,7 @@ def register(app: typer.Typer) -> None:
         dream_every: Annotated[
             str, typer.Option("--dream-every", help="session (after each haystack session) or haystack.")
         ] = "session",
+        embedding_cache: CacheOption = None,
     ) -> None:
         """LongMemEval_S retrieval: recall_any/recall_all/NDCG@k at session and turn level."""
         result = run_longmemeval(
@@ -89,6 +103,7 @@ def register(app: typer.Typer) -> None:
             questions,
             tokenizer=bm25_tokenizer or "split",
             dream_every=dream_every,
+            embedding_cache=embedding_cache,
         )
         cols = ["recall_any@5", "recall_all@5", "ndcg@5", "recall_all@10", "ndcg@10"]
         sessions = {n: t["session"] for n, t in result["conditions"].items()}
