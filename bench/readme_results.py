@@ -157,6 +157,7 @@ def speed(d: dict[str, Any]) -> list[str]:
             f"{r['hybrid_ms']['p50']:.1f} / {r['hybrid_ms']['p99']:.1f}",
             f"{r['vector_only_ms']['p50']:.1f}",
             f"{r.get('numpy_brute_ms', r.get('brute_ms', {})).get('p50', 0):.1f}",
+            f"{r['bandwidth_floor_ms']:.1f}" if "bandwidth_floor_ms" in r else "-",
         ]
         for r in d["recall"]
     ]
@@ -166,7 +167,14 @@ def speed(d: dict[str, Any]) -> list[str]:
         f"hashing embedder {ing.get('hashing', {}).get('episodes_per_s')} episodes/s.",
         "",
         *table(
-            ["episodes", "hybrid recall p50 / p99 ms", "vector-only p50 ms", "numpy brute force p50 ms"], rows
+            [
+                "episodes",
+                "hybrid recall p50 / p99 ms",
+                "vector-only p50 ms",
+                "numpy brute force p50 ms",
+                "one-core numpy sum of the same bytes ms",
+            ],
+            rows,
         ),
     ]
 
