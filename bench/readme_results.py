@@ -89,7 +89,9 @@ def longmemeval(d: dict[str, Any]) -> list[str]:
         )
     return [
         f"**LongMemEval_S** ({d['questions']} evaluable dev questions, each its own store; embedder "
-        f"{d['config']['embedder']['name']}; official retrieval protocol):",
+        f"{d['config']['embedder']['name']}; dream after each {d['protocol'].get('dream_every', 'session')}"
+        f"{' of the haystack' if d['protocol'].get('dream_every', 'session') == 'session' else ''}; "
+        "official retrieval protocol, sessions ranked by first appearance in the turn ranking):",
         "",
         *table(
             [
@@ -207,7 +209,7 @@ SECTIONS: list[tuple[str, Callable[[], list[str]]]] = [
         "longmemeval",
         lambda: (
             longmemeval(d)
-            if (d := load("longmemeval_dev.json") or load("longmemeval_dev_hashing.json"))
+            if (d := load("longmemeval_dev.json"))
             else []
         ),
     ),
