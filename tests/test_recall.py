@@ -6,16 +6,19 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pytest
 
 import oneiro
 from conftest import FakeClock
 from oneiro.backends import Embedder
 from oneiro.errors import InvalidInput
+from oneiro.index import NumpyIndex
 from oneiro.memory import Memory
 from oneiro.model import Entry, EntryStatus, Episode, Hit, Provenance, entry_id
-from oneiro.recall import source_ranking
+from oneiro.recall import rank_sources, source_ranking
 from oneiro.store import cycles
+from oneiro.store.vectors import VectorRows
 
 DAY = 86_400.0
 T0 = 1_772_000_000.0
@@ -226,6 +229,22 @@ def test_source_ranking_expands_entries_in_rank_order_without_duplicates() -> No
     assert source_ranking(hits, 2) == ["a", "c"]
     assert source_ranking([fake_hit(e2), fake_hit(d)], 10) == ["d", "b", "c"]
     assert source_ranking([], 5) == []
+
+
+def test_an_entry_lists_first_the_sources_the_query_found_on_their_own() -> None:
+    """Sources recall scored as candidates come first, by that score, whatever their cosine; the
+    rest follow by cosine to the query; sources without a vector keep their place at the end."""
+    index = NumpyIndex()
+    vectors = np.eye(4, dtype=np.float32)
+    index.add(VectorRows([1, 2, 3, 4], list("abcd"), ["episode"] * 4, [0.0] * 4, [""] * 4, [""] * 4,
+                         ["message"] * 4, vectors))
+    entry = Entry(id="t", kind="topic", text="", sources=("a", "b", "c", "d", "z"),
+                  provenance=Provenance.DREAM)
+    qvec = np.array([0.9, 0.1, 0.5, 0.0], dtype=np.float32)
+    by_cosine = rank_sources(fake_hit(entry), qvec, index)
+    assert by_cosine.sources == ("a", "c", "b", "d", "z")
+    by_relevance = rank_sources(fake_hit(entry), qvec, index, {"d": 0.02, "b": 0.03})
+    assert by_relevance.sources == ("b", "d", "a", "c", "z")
 
 
 def test_source_ranking_of_a_real_recall(week: tuple[Memory, dict[str, Episode]]) -> None:

@@ -13,7 +13,7 @@ import dataclasses
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 
@@ -118,8 +118,8 @@ class Recaller:
             (dense_ids, qvec), text_hits = self._both(query, n, limit, mask, index)
         lexical_ids = self._lexical(text_hits, mask, hidden, index)[:n]
         fused = fuse(lexical_ids, dense_ids, rc.rrf_k)
-        hits = self._rerank(fused, k, now if now is not None else time.time())
-        return [rank_sources(h, qvec, index) for h in hits]
+        hits, relevance = self._rerank(fused, k, now if now is not None else time.time())
+        return [rank_sources(h, qvec, index, relevance) for h in hits]
 
     def _both(
         self, query: str, n: int, limit: int, mask: np.ndarray | None, index: VectorIndex
@@ -183,7 +183,11 @@ class Recaller:
         out.sort(key=lambda c: -c.fused)
         return out
 
-    def _rerank(self, fused: list[Candidate], k: int, now: float) -> list[Hit]:
+    def _rerank(
+        self, fused: list[Candidate], k: int, now: float
+    ) -> tuple[list[Hit], dict[str, float]]:
+        """The top ``k`` hits by the weighted score, and every candidate's fused relevance (after
+        folding views into their episodes), which orders an entry's sources."""
         rc = self.config.recall
         ids = [c.item_id for c in fused]
         items: dict[str, Episode | Entry] = {}
@@ -215,25 +219,34 @@ class Recaller:
             )
             hits.append(Hit(item, score, relevance, c.lexical_rank, c.dense_rank))
         hits.sort(key=lambda h: -h.score)
-        return hits[:k]
+        return hits[:k], {c.item_id: c.fused for c in fused}
 
 
 def _best(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else min(a, b)
 
 
-def rank_sources(hit: Hit, qvec: np.ndarray, index: VectorIndex) -> Hit:
+def rank_sources(
+    hit: Hit, qvec: np.ndarray, index: VectorIndex, relevance: Mapping[str, float] | None = None
+) -> Hit:
     """An entry resting on several episodes lists them most relevant to the query first, so a
-    caller that expands it (see :func:`source_ranking`) reads the pertinent ones first. Sources
-    the index does not hold keep their place after the ranked ones."""
+    caller that expands it (see :func:`source_ranking`) reads the pertinent ones first.
+
+    Sources this recall scored as candidates themselves come first, in the order of that score
+    (the same lexical + dense fusion every episode is ranked by, so an entry never puts a weaker
+    turn ahead of one the query found on its own); the others follow by cosine to the query, and
+    sources the index does not hold keep their place at the end."""
     sources = hit.sources
     if not hit.is_entry or len(sources) < 2:
         return hit
+    relevance = relevance or {}
     scored = [
-        (float(index.vector(s) @ qvec), i, s) for i, s in enumerate(sources) if index.position(s) is not None
+        (s not in relevance, -relevance.get(s, 0.0), -float(index.vector(s) @ qvec), i, s)
+        for i, s in enumerate(sources)
+        if index.position(s) is not None
     ]
     rest = [s for s in sources if index.position(s) is None]
-    ranked = tuple(s for _, _, s in sorted(scored, key=lambda t: (-t[0], t[1]))) + tuple(rest)
+    ranked = tuple(t[-1] for t in sorted(scored)) + tuple(rest)
     return dataclasses.replace(hit, ranked_sources=ranked)
 
 
