@@ -106,7 +106,7 @@ def main() -> int:
     )
     parser.add_argument("--sizes", default="0,10000", help="consolidated store sizes")
     parser.add_argument("--new", default="100,1000,10000", help="new episodes per measured cycle")
-    parser.add_argument("--locomo", type=Path, default=LOCOMO, help="LoCoMo file ('' to skip)")
+    parser.add_argument("--locomo", default=str(LOCOMO), help="LoCoMo file ('' to skip)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/cycle_cost.json"))
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--one-locomo", type=Path, help=argparse.SUPPRESS)
@@ -124,7 +124,8 @@ def main() -> int:
             result = child(["--one", f"{size},{new}"])
             print(json.dumps(result), flush=True)
             grid.append(result)
-    real = child(["--one-locomo", str(args.locomo)]) if str(args.locomo) and args.locomo.exists() else None
+    locomo = Path(args.locomo) if args.locomo else None  # Path("") would be "."
+    real = child(["--one-locomo", str(locomo)]) if locomo is not None and locomo.exists() else None
     out = {
         "benchmark": "cycle_cost",
         "embedder": "hashing-384 for the grid; all-MiniLM-L6-v2 for LoCoMo",
