@@ -83,6 +83,8 @@ class CachedEmbedder(Embedder):
         self.batch_size = inner.batch_size
         self.path = path
         self._cache: dict[str, Matrix] = {}
+        #: Every vector the file will hold, by text digest: those read at start and, with a path,
+        #: each one computed since (so a save writes this as it is, digesting nothing again).
         self._stored: dict[bytes, Matrix] = {}
         self._unsaved = 0
         if path is not None and path.exists():
@@ -102,6 +104,8 @@ class CachedEmbedder(Embedder):
         if missing:
             for text, row in zip(missing, self.inner.embed(missing), strict=True):
                 self._cache[text] = row
+                if self.path is not None:
+                    self._stored[_digest(text)] = row
             self._unsaved += len(missing)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -122,19 +126,18 @@ class CachedEmbedder(Embedder):
             self.save()
 
     def save(self) -> None:
-        """Write every vector known (stored and new) to ``path``, atomically; no-op without one."""
+        """Write every vector known (read at start or computed since) to ``path``, atomically;
+        no-op without a path or without anything new."""
         if self.path is None or not self._unsaved:
             return
-        merged = dict(self._stored)
-        merged.update((_digest(t), row) for t, row in self._cache.items())
-        keys = np.frombuffer(b"".join(merged), dtype=np.uint8).reshape(-1, DIGEST_BYTES)
-        vectors = np.vstack(list(merged.values()))
+        keys = np.frombuffer(b"".join(self._stored), dtype=np.uint8).reshape(-1, DIGEST_BYTES)
+        vectors = np.vstack(list(self._stored.values()))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         with tmp.open("wb") as fh:
             np.savez(fh, model=np.array(self.name), keys=keys, vectors=vectors.astype(np.float32))
         os.replace(tmp, self.path)
-        self._stored, self._unsaved = merged, 0
+        self._unsaved = 0
 
 
 DIGEST_BYTES = 32

@@ -207,9 +207,9 @@ def run_longmemeval(
     every = load_lme_probes(path, list(built))
     probes = [p for p in every if p.gold_sessions]
     start = time.perf_counter()
-    with shared.saving():
-        shared.embed([p.question for p in probes])
+    shared.embed([p.question for p in probes])
     query_embed_s = time.perf_counter() - start
+    shared.save()
     types = [p.question_type for p in probes]
     tables: dict[str, Any] = {}
     for name in conditions:
