@@ -100,6 +100,8 @@ def test_sigint_wakes_the_cycle_and_the_next_dream_resumes(
         return {p: tuple(ops) for p, ops in with_phase(writers(), PhaseName.REM, ctrl_c).items()}
 
     monkeypatch.setattr("oneiro.memory.default_phases", table)
+    # What the process had before (the default handler, or SIG_IGN when started in the background).
+    handler_before = signal.getsignal(signal.SIGINT)
     code, out = run(monkeypatch, "dream")
     assert code == 0 and "status: interrupted" in out
     [(cycle_id, status)] = cycles(ready)
@@ -108,7 +110,7 @@ def test_sigint_wakes_the_cycle_and_the_next_dream_resumes(
     code, out = run(monkeypatch, "dream")
     assert code == 0 and "status: completed" in out and "resumed" in out
     assert cycles(ready) == [(cycle_id, "completed")]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) == handler_before  # restored, whatever it was
 
 
 def test_daemon_once_waits_then_dreams_when_the_scheduler_says_so(
