@@ -254,3 +254,85 @@ def test_an_independently_confirmed_correction_does_reach_it(memory: Memory, clo
     pb = run_correction_to_the_playbook(memory, clock, ["alice", "bob", "carol", "dave"])
     assert any(e.status == EntryStatus.VALIDATED for e in memory.store.entries_where("kind = 'correction'"))
     assert len(pb.items()) == 1
+
+
+def test_actor_names_differing_only_in_case_or_spacing_are_one_party(
+    memory: Memory, clock: FakeClock
+) -> None:
+    hyp = claim_by(memory, clock, "alice")
+    for actor in ("Mallory", " mallory", "MALLORY  "):
+        say(memory, CLAIM, actor, actor)
+    assert now_of(memory, hyp).confirmations == 1
+
+
+# -- predictions -----------------------------------------------------------------------------
+def open_prediction(memory: Memory, clock: FakeClock, due_in: float) -> str:
+    from oneiro.dream.writes import Prediction
+    from oneiro.store import predictions as prediction_rows
+
+    begin_cycle(memory.store, "cp", clock())  # type: ignore[arg-type]
+    with memory.store.transaction() as conn:
+        prediction_rows.insert(
+            conn, [Prediction("p1", CLAIM, clock() + due_in, data={"test": {"type": "text_support"}})], "cp"
+        )
+    complete_cycle(memory.store, "cp", clock())  # type: ignore[arg-type]
+    clock.advance(60)
+    return "p1"
+
+
+def test_a_prediction_resolves_on_record_time_not_on_the_writers_ts(memory: Memory, clock: FakeClock) -> None:
+    """Dated after its checkpoint but recorded before it: it resolves. Recorded after the checkpoint
+    but dated inside it: too late, the prediction lapses."""
+    open_prediction(memory, clock, DAY)
+    say(memory, CLAIM, "bob", "s", ts=clock() + 10 * DAY)
+    [row] = memory.store.db.conn().execute("SELECT status FROM predictions").fetchall()  # type: ignore[attr-defined]
+    assert row[0] == "confirmed"
+
+
+def test_a_late_episode_backdated_into_the_window_does_not_resolve_a_prediction(
+    memory: Memory, clock: FakeClock
+) -> None:
+    open_prediction(memory, clock, DAY)
+    inside = clock() + DAY / 2
+    clock.advance(2 * DAY)
+    say(memory, CLAIM, "bob", "s", ts=inside)
+    [row] = memory.store.db.conn().execute("SELECT status FROM predictions").fetchall()  # type: ignore[attr-defined]
+    assert row[0] == "lapsed"
+
+
+# -- stores made before observations existed ---------------------------------------------------
+def test_a_store_from_the_previous_schema_keeps_its_episodes_as_messages(tmp_path: Any) -> None:
+    import sqlite3
+
+    from oneiro.store import SQLiteStore, migrations
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    migrations.apply(conn, migrations.MIGRATIONS[:3])
+    conn.execute(
+        "INSERT INTO episodes (id, ts, session, actor, kind, text, data, context, refs, provenance, "
+        "importance, recorded_at) VALUES ('e1', 1.0, 's', 'Ann', 'message', 'hi', '{}', '{}', '[]', "
+        "'awake', 1.0, 5.0)"
+    )
+    conn.close()
+    store = SQLiteStore(path)
+    try:
+        assert store.schema_version() == migrations.MIGRATIONS[-1].seq
+        assert store.episodes(["e1"])["e1"].dispatch is None
+        from oneiro.store.episodes import origins
+
+        [origin] = origins(store.db.conn(), ["e1"]).values()
+        assert (origin.party, origin.recorded_at, origin.observed) == ("actor:ann", 5.0, False)
+    finally:
+        store.close()
+
+
+def test_the_demo_validates_its_correction_from_observed_releases() -> None:
+    from oneiro import demo
+
+    clock = demo.ScenarioClock()
+    with oneiro.open(":memory:", embedder="hashing", clock=clock) as m:
+        result = demo.run(m, say=lambda _line: None, clock=clock)
+        assert any("evening release" in text for text in result.validated)
+        assert [i.id for i in m.playbook.items()] == ["correction-evening-release"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -52,8 +53,12 @@ class Origin:
 
 
 def party_of(actor: str, dispatch: int | None) -> str:
-    """One party per real dispatch observed, else one per actor string (sessions never count)."""
-    return f"{OBSERVATION_PARTY}{dispatch}" if dispatch is not None else MESSAGE_PARTY + actor
+    """One party per real dispatch observed, else one per actor (sessions never count). Actor
+    names are compared after NFKC, case folding and whitespace collapsing, so "Mallory" and
+    " mallory" are one party: attribution may merge writers, never split one."""
+    if dispatch is not None:
+        return f"{OBSERVATION_PARTY}{dispatch}"
+    return MESSAGE_PARTY + " ".join(unicodedata.normalize("NFKC", actor).casefold().split())
 
 
 def _check_observation(conn: sqlite3.Connection, ep: Episode, recorded_at: float) -> None:
