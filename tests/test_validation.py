@@ -64,11 +64,13 @@ def staged(
     return entry
 
 
-def decision(memory: Memory, session: str, residual: float, *, context: str = CONTEXT, **extra: Any) -> Any:
+def decision(memory: Memory, who: str, residual: float, *, context: str = CONTEXT, **extra: Any) -> Any:
+    """A decision episode by actor ``who`` in a session of the same name (unless ``extra`` says)."""
     return memory.record(
         {
-            "text": f"decision in {context} ({session}, {residual})",
-            "session": session,
+            "text": f"decision in {context} ({who}, {residual})",
+            "actor": who,
+            "session": who,
             "kind": "decision",
             "prediction": 1.0,
             "outcome": 1.0 + residual,
@@ -176,7 +178,7 @@ def test_dream_output_never_confirms_dream_output(memory: Memory, clock: FakeClo
     report = Validator(memory.store, memory.embedder, memory.config).run([shadow, lying], clock())
     assert report.evidence == 0 and report.ignored == 2
     assert current(memory, hyp).confirmations == 0
-    awake = memory.record({"text": text, "session": "s2"})
+    awake = memory.record({"text": text, "session": "s2", "actor": "someone-else"})
     assert Validator(memory.store, memory.embedder, memory.config).run([awake], clock()).confirmed == [hyp.id]
 
 
@@ -305,25 +307,26 @@ evidence_rows = st.lists(
         entry_id=st.just("h"),
         episode_id=st.uuids().map(str),
         polarity=st.sampled_from([-1, 1]),
-        ts=st.floats(min_value=0, max_value=40 * DAY),
-        session=st.sampled_from(["a", "b", "c", "d", ""]),
+        recorded_at=st.floats(min_value=0, max_value=40 * DAY),
+        party=st.sampled_from(["actor:a", "actor:b", "actor:c", "dispatch:4", "actor:"]),
     ),
     max_size=12,
 )
 
 
 @settings(max_examples=150, deadline=None)
-@given(evidence_rows, st.randoms())
-def test_lifecycle_rule_invariants(rows: list[EvidenceRow], rnd: Any) -> None:
+@given(evidence_rows, st.frozensets(st.sampled_from(["actor:a", "actor:"])), st.randoms())
+def test_lifecycle_rule_invariants(rows: list[EvidenceRow], grounds: frozenset[str], rnd: Any) -> None:
     """Order never matters; dream confidence never reaches validated without the window rule; a
-    refuted hypothesis ends below the hypothesis confidence; counts never exceed distinct sources."""
+    refuted hypothesis ends below the hypothesis confidence; confirmations never exceed the distinct
+    parties outside the hypothesis's grounds."""
     entry = Entry("h", "correction", "t", ("s",), Provenance.DREAM, confidence=0.2)
     shuffled = rows[:]
     rnd.shuffle(shuffled)
-    t = tally(rows, LC)
-    assert t == tally(shuffled, LC)
+    t = tally(rows, LC, grounds)
+    assert t == tally(shuffled, LC, grounds)
     state = next_state(entry, t, LC)
-    assert t.confirmations <= len({(r.session or r.ts) for r in rows if r.polarity > 0})
+    assert t.confirmations <= len({r.party for r in rows if r.polarity > 0} - grounds)
     if state.get("status") == EntryStatus.REFUTED:
         assert state["confidence"] < LC.hypothesis_confidence
     elif t.validated:

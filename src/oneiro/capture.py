@@ -39,6 +39,7 @@ FIELDS = frozenset(
         "feedback",
         "refs",
         "provenance",
+        "dispatch",
     ]
 )
 #: Importance is on Park et al.'s 0-10 scale.
@@ -166,7 +167,11 @@ def validate(raw: Any, config: CaptureConfig, now: float, line: int | None = Non
     provenance = raw.get("provenance", "awake")
     if provenance not in ("awake", "shadow"):
         raise InvalidInput("must be 'awake' or 'shadow'", field="provenance", line=line)
+    dispatch = raw.get("dispatch")
+    if dispatch is not None and (isinstance(dispatch, bool) or not isinstance(dispatch, int) or dispatch < 1):
+        raise InvalidInput("must be the positive seq of a recorded dispatch", field="dispatch", line=line)
     fields = dict(
+        dispatch=dispatch,
         ts=ts,
         text=text,
         data=data,

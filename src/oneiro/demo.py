@@ -231,10 +231,12 @@ def run(memory: Memory, say: Callable[[str], None] = print, clock: ScenarioClock
             say("   " + escape(line))
     answers.update(_ask(memory, say, QUESTIONS[2:]))
     later = []
+    release = _release_pipeline(memory)
     for d in LATER_DECISIONS:
         if clock is not None:
             clock.set(d[0])
-        later.extend(memory.record_many([_decision(*d)]))
+        observed = {**_decision(*d), "dispatch": memory.dispatch(release, d[1]).seq}
+        later.extend(memory.record_many([observed]))
     say(
         f"awake again: {len(later)} more evening releases on other days; validation judges the "
         "dream's hypotheses against them"
@@ -247,6 +249,20 @@ def run(memory: Memory, say: Callable[[str], None] = print, clock: ScenarioClock
         say(f"   {entry.status:<9} {entry.confidence:.2f}  {escape(entry.text[:110])}")
     _second_night(memory, say, clock)
     return DemoResult(len(recorded), answers, report.cycle_id, report.entries_written(), validated)
+
+
+def _release_pipeline(memory: Memory) -> str:
+    """Later releases go out through an effectful pipeline, and each outcome is recorded as the
+    observation of that dispatch: evidence the store vouches for. The agent's own messages could
+    not confirm a correction drawn from its own earlier decisions."""
+    name = "demo.release"
+    if name not in memory.gate.pipelines():
+        memory.pipeline(name, effect="effectful")(_release)
+    return name
+
+
+def _release(action: str) -> str:
+    return f"done: {action}"
 
 
 def _second_night(memory: Memory, say: Callable[[str], None], clock: ScenarioClock | None) -> None:

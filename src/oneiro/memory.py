@@ -85,7 +85,7 @@ class Memory:
             for d, nv in zip(drafts, novelty, strict=True)
         ]
         keys = [" ".join(filter(None, (e.actor, e.session))) for e in scored]
-        fresh = self.store.add_episodes(scored, matrix, self.embedder.name, keys)
+        fresh = self.store.add_episodes(scored, matrix, self.embedder.name, keys, recorded_at=now)
         stored = self.store.episodes([e.id for e in scored])
         episodes = [stored[e.id] for e in scored]
         if self.config.lifecycle.validate_on_record and any(fresh):

@@ -76,8 +76,11 @@ class Affect:
 class Episode:
     """One immutable record of something that happened while awake (or answered by a shadow).
 
-    ``ts`` is seconds since the epoch (UTC). ``prediction`` and ``outcome`` are numbers for decision
-    episodes; ``residual`` is ``outcome - prediction`` and is derived, never given.
+    ``ts`` is seconds since the epoch (UTC), as the writer states it; the store keeps its own
+    record time beside it, and only that one measures windows and expiry. ``prediction`` and
+    ``outcome`` are numbers for decision episodes; ``residual`` is ``outcome - prediction`` and is
+    derived, never given. ``dispatch`` is the ``seq`` of the awake effectful dispatch whose outcome
+    this episode reports (the store checks it when recording); None for anything else.
     """
 
     id: str
@@ -95,6 +98,7 @@ class Episode:
     refs: tuple[str, ...] = ()
     provenance: Provenance = Provenance.AWAKE
     importance: float = 0.0
+    dispatch: int | None = None
 
     @property
     def residual(self) -> float | None:
@@ -118,10 +122,14 @@ def episode_id(
     feedback: float | None,
     refs: tuple[str, ...],
     provenance: str,
+    dispatch: int | None = None,
 ) -> str:
-    """The content address of an episode: what happened, not how we scored it."""
+    """The content address of an episode: what happened, not how we scored it. ``dispatch`` is
+    hashed only when set, so episodes that report no dispatch keep the addresses they always had."""
+    fields: JSONDict = {} if dispatch is None else {"dispatch": dispatch}
     return content_hash(
         {
+            **fields,
             "ts": ts,
             "text": text,
             "session": session,

@@ -3,23 +3,47 @@
 The invariant this module exists for: **only awake episodes are evidence.** The validator takes
 episodes, never entries, and re-reads each one from the store to use its stored provenance, so a
 dream-made entry (however similar its text) and a shadow episode can confirm nothing. An episode
-that is a source of a hypothesis, or older than it, is not later experience and does not count;
-an episode carrying a poisoning signature counts neither way (repeating an injection is not
-evidence for it).
+carrying a poisoning signature counts neither way (repeating an injection is not evidence for it).
 
-The lifecycle rule (constants from ``config.lifecycle``, DESIGN §7), with *independent* meaning
-from distinct sessions (an episode without a session counts by its UTC day):
+**Independence is provenance, not labels.** Each episode is judged by the origin the store vouches
+for (:class:`oneiro.store.episodes.Origin`), never by what the writer chose to call it:
+
+* its *party*: an episode reporting a real awake effectful dispatch (``dispatch``, checked by the
+  store against the immutable ``dispatches`` table, one episode per dispatch) is the agent's own
+  observation and its party is that dispatch; any other episode is a message and its party is its
+  actor (an empty actor is one anonymous party, never many). Sessions never make parties: one
+  actor in ten sessions is one party;
+* its *record time* (``recorded_at``, the recording process's clock), which alone decides "later
+  than the hypothesis", confirmation windows and expiry. The writer's ``ts`` decides nothing here,
+  so a batch dated tomorrow or in 2100 neither validates at once nor postpones expiry.
+
+A hypothesis's *grounds* are the episodes it rests on, followed through source entries to any
+depth, and their parties. Those episodes are not later experience, and **confirmations from the
+grounds' parties count for nothing** (neither towards the confidence steps nor the quorum). The
+weaker rule, "the author may not make up the whole quorum", would let the author plus two
+accomplices validate, and would let an author alone lift their own claim to the recall floor; the
+strict rule stays usable because the agent's observations are parties of their own: a correction
+drawn from the agent's decisions is confirmed by outcomes it observes through later dispatches, or
+by other actors. Refutations count from every party, the author's included (denying one's own
+claim can only lower trust). What an attacker who controls one actor, one session or the
+timestamps can still do is written down in ``docs/threat-model.md``.
+
+The lifecycle rule (constants from ``config.lifecycle``, DESIGN §7), *independent* meaning from
+distinct parties outside the hypothesis's grounds:
 
 * staged at ``hypothesis_confidence`` (0.2) with no confirmation;
 * the first independent confirmation lifts it to the ``confidence_floor`` (0.3): recall shows it,
   flagged as dream-made; each further one adds an equal step towards ``validated_confidence``
   (0.4 at two with the defaults) without reaching it;
-* ``validated`` (0.5) once ``confirmations_needed`` (3) independent confirmations fall within one
-  ``confirm_window_days`` (7 d) window;
-* ``refuted`` as soon as independent refutations outnumber independent confirmations; its
+* ``validated`` (0.5) once ``confirmations_needed`` (3) independent confirmations were recorded
+  within one ``confirm_window_days`` (7 d) window;
+* ``refuted`` as soon as refuting parties outnumber independent confirming parties; its
   confidence is halved from at most the hypothesis level (0.1 with the defaults);
-* ``expired`` when still staged ``expiry_days`` (14 d) after its last confirmation (or its
-  making, if none).
+* ``expired`` when still staged ``expiry_days`` (14 d) after the record time of its last
+  independent confirmation (or its making, if none).
+
+Predictions resolve by the earliest-recorded episode that decides them between their making and
+their checkpoint; one tied to a hypothesis is not resolved by that hypothesis's grounds.
 
 Evidence tests are pluggable (:func:`register_test`): a hypothesis names its test in
 ``data["test"]["type"]``; predictions use the same registry.
@@ -30,7 +54,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any, Protocol
 
@@ -44,7 +67,8 @@ from oneiro.playbook import Playbook
 from oneiro.store import entries as entry_rows
 from oneiro.store import episodes as episode_rows
 from oneiro.store import evidence, meta, predictions, vectors
-from oneiro.store.evidence import EvidenceRow
+from oneiro.store.episodes import Origin
+from oneiro.store.evidence import EvidenceRow, Grounds
 from oneiro.store.protocol import Store
 from oneiro.store.sqlite import ENTRIES_VERSION
 
@@ -173,33 +197,34 @@ register_test(ResidualBias())
 register_test(TextSupport())
 
 
-def independence_key(session: str, ts: float) -> str:
-    """Confirmations are independent when they come from distinct sessions; without a session,
-    from distinct UTC days."""
-    return session or "day:" + datetime.fromtimestamp(ts, UTC).date().isoformat()
-
-
 @dataclass(frozen=True)
 class Tally:
+    """Independent confirmations and refutations (distinct parties), whether enough confirmations
+    fall in one confirmation window, and the record time of the latest confirmation."""
+
     confirmations: int
     refutations: int
     validated: bool
     last_support: float | None
 
 
-def tally(rows: Sequence[EvidenceRow], lc: LifecycleConfig) -> Tally:
-    """Count independent confirmations and refutations, and whether enough confirmations fall in
-    one confirmation window."""
-    support = sorted((r for r in rows if r.polarity > 0), key=lambda r: r.ts)
-    against = {independence_key(r.session, r.ts) for r in rows if r.polarity < 0}
-    keys = [independence_key(r.session, r.ts) for r in support]
+def tally(rows: Sequence[EvidenceRow], lc: LifecycleConfig, grounds: frozenset[str] = frozenset()) -> Tally:
+    """Count parties, not episodes or sessions: a party's many confirmations are one. Confirmations
+    from ``grounds`` (the parties the hypothesis rests on) count for nothing; refutations count from
+    every party, the author's too (denying one's own claim can only lower trust). Windows run on
+    record time."""
+    support = sorted(
+        (r for r in rows if r.polarity > 0 and r.party not in grounds), key=lambda r: r.recorded_at
+    )
+    against = {r.party for r in rows if r.polarity < 0}
     window = lc.confirm_window_days * DAY
     validated = any(
-        len({k for k, r in zip(keys, support, strict=True) if r.ts - first.ts <= window and r.ts >= first.ts})
+        len({r.party for r in support if first.recorded_at <= r.recorded_at <= first.recorded_at + window})
         >= lc.confirmations_needed
         for first in support
     )
-    return Tally(len(set(keys)), len(against), validated, support[-1].ts if support else None)
+    parties = {r.party for r in support}
+    return Tally(len(parties), len(against), validated, support[-1].recorded_at if support else None)
 
 
 def next_state(entry: Entry, t: Tally, lc: LifecycleConfig) -> dict[str, Any]:
@@ -271,6 +296,30 @@ def _topic(entry: Entry) -> str:
     return " ".join(entry.keys[:3]) or entry.kind
 
 
+@dataclass
+class _Judging:
+    """One validator call's view: the judged episodes' origins and, per hypothesis, its grounds
+    (read once)."""
+
+    conn: Any
+    origins: Mapping[str, Origin]
+    _grounds: dict[str, Grounds] = field(default_factory=dict)
+
+    def grounds(self, entry_id: str) -> Grounds:
+        if entry_id not in self._grounds:
+            self._grounds[entry_id] = evidence.grounds(self.conn, entry_id)
+        return self._grounds[entry_id]
+
+    def may_judge(self, h: Entry, episode_id: str, polarity: int) -> bool:
+        """Later experience only: not an episode the hypothesis rests on (at any depth), recorded
+        after the hypothesis was made (record time), and, to confirm, from a party other than the
+        ones it rests on."""
+        origin, grounds = self.origins[episode_id], self.grounds(h.id)
+        if episode_id in grounds.episodes or episode_id in h.sources or origin.recorded_at <= h.created_at:
+            return False
+        return polarity < 0 or origin.party not in grounds.parties
+
+
 class Validator:
     """Judges awake episodes against open hypotheses and predictions; the awake path, so it
     writes directly through the store, in one transaction per call."""
@@ -282,7 +331,8 @@ class Validator:
 
     def run(self, episodes: Sequence[Episode], now: float) -> ValidationReport:
         """Judge ``episodes`` (already recorded), then sweep. Episodes the store does not hold as
-        awake are ignored, whatever the objects passed in claim."""
+        awake are ignored, whatever the objects passed in claim; each one is judged with the
+        origin the store vouches for (record time, party), never the passed object's fields."""
         report = ValidationReport(now=now, episodes=len(episodes))
         with self.store.transaction() as conn:
             stored = episode_rows.get(conn, [e.id for e in episodes])
@@ -296,9 +346,10 @@ class Validator:
             usable = list({e.id: e for e in usable}.values())
             report.ignored = len(episodes) - len(usable)
             if usable:
-                touched = self._judge_predictions(conn, usable, now, report)
-                touched |= self._judge_hypotheses(conn, usable, report)
-                self._settle(conn, touched, report)
+                judging = _Judging(conn, episode_rows.origins(conn, [e.id for e in usable]))
+                touched = self._judge_predictions(judging, usable, now, report)
+                touched |= self._judge_hypotheses(judging, usable, report)
+                self._settle(judging, touched, report)
             self._sweep(conn, now, report)
         return report
 
@@ -337,21 +388,22 @@ class Validator:
             for n, s in enumerate(subjects)
         ]
 
-    def _judge_hypotheses(self, conn: Any, eps: Sequence[Episode], report: ValidationReport) -> set[str]:
-        hyps = evidence.testable(conn)
+    def _judge_hypotheses(self, j: _Judging, eps: Sequence[Episode], report: ValidationReport) -> set[str]:
+        hyps = evidence.testable(j.conn)
         subjects = [Subject.of(h.id, h.text, h.data) for h in hyps]
         touched: set[str] = set()
-        for h, row in zip(hyps, self._verdicts(conn, subjects, eps), strict=True):
+        for h, row in zip(hyps, self._verdicts(j.conn, subjects, eps), strict=True):
             for ep, verdict in zip(eps, row, strict=True):
-                if verdict != Verdict.SILENT and self._record(conn, h, ep, int(verdict), report):
+                if verdict != Verdict.SILENT and self._record(j, h, ep, int(verdict), report):
                     touched.add(h.id)
         return touched
 
-    def _record(self, conn: Any, h: Entry, ep: Episode, polarity: int, report: ValidationReport) -> bool:
-        """Write one evidence row if this episode may judge this hypothesis."""
-        if ep.id in h.sources or ep.ts <= h.created_at:
+    def _record(self, j: _Judging, h: Entry, ep: Episode, polarity: int, report: ValidationReport) -> bool:
+        """Write one evidence row if this episode may judge this hypothesis (:meth:`_Judging.may_judge`)."""
+        if not j.may_judge(h, ep.id, polarity):
             return False
-        if not evidence.insert(conn, EvidenceRow(h.id, ep.id, polarity, ep.ts, ep.session)):
+        origin = j.origins[ep.id]
+        if not evidence.insert(j.conn, EvidenceRow(h.id, ep.id, polarity, origin.recorded_at, origin.party)):
             return False
         report.evidence += 1
         if polarity > 0:
@@ -364,39 +416,47 @@ class Validator:
                     "topic": _topic(h),
                     "cycle_id": h.cycle_id,
                     "episode": ep.id,
-                    "ts": ep.ts,
+                    "ts": origin.recorded_at,
                 }
             )
         return True
 
     def _judge_predictions(
-        self, conn: Any, eps: Sequence[Episode], now: float, report: ValidationReport
+        self, j: _Judging, eps: Sequence[Episode], now: float, report: ValidationReport
     ) -> set[str]:
-        rows = predictions.select(conn, predictions.OPEN)
+        """Resolve each open prediction by the earliest-recorded episode that decides it between
+        its making and its checkpoint (record time). A prediction tied to a hypothesis is not
+        resolved by the parties that hypothesis rests on."""
+        rows = predictions.select(j.conn, predictions.OPEN)
         subjects = [Subject.of(None, p.text, p.data) for p in rows]
-        linked = entry_rows.get(conn, [p.entry_id for p in rows if p.entry_id])
+        linked = entry_rows.get(j.conn, [p.entry_id for p in rows if p.entry_id])
         touched: set[str] = set()
-        for p, row in zip(rows, self._verdicts(conn, subjects, eps), strict=True):
+        for p, row in zip(rows, self._verdicts(j.conn, subjects, eps), strict=True):
+            entry = linked.get(p.entry_id or "")
             decisive = [
-                (ep, v) for ep, v in zip(eps, row, strict=True) if v and p.made_at < ep.ts <= p.due_at
+                (ep, v)
+                for ep, v in zip(eps, row, strict=True)
+                if v
+                and p.made_at < j.origins[ep.id].recorded_at <= p.due_at
+                and (entry is None or j.origins[ep.id].party not in j.grounds(entry.id).parties)
             ]
             if not decisive:
                 continue
-            ep, verdict = min(decisive, key=lambda pair: pair[0].ts)
+            ep, verdict = min(decisive, key=lambda pair: (j.origins[pair[0].id].recorded_at, pair[0].id))
             status = "confirmed" if verdict > 0 else "refuted"
-            predictions.resolve(conn, p.id, status, ep.id, now)
+            predictions.resolve(j.conn, p.id, status, ep.id, now)
             report.predictions[p.id] = status
-            entry = linked.get(p.entry_id or "")
-            if entry is not None and self._record(conn, entry, ep, int(verdict), report):
+            if entry is not None and self._record(j, entry, ep, int(verdict), report):
                 touched.add(entry.id)
         return touched
 
     # -- settling
-    def _settle(self, conn: Any, ids: set[str], report: ValidationReport) -> None:
+    def _settle(self, j: _Judging, ids: set[str], report: ValidationReport) -> None:
+        conn = j.conn
         current = entry_rows.get(conn, ids)
         for entry_id, rows in evidence.for_entries(conn, sorted(ids)).items():
             entry = current[entry_id]
-            changes = next_state(entry, tally(rows, self.lc), self.lc)
+            changes = next_state(entry, tally(rows, self.lc, j.grounds(entry_id).parties), self.lc)
             status = changes.get("status", entry.status)
             if status == EntryStatus.VALIDATED and entry.status != EntryStatus.VALIDATED:
                 report.validated.append(entry_id)

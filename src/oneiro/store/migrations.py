@@ -251,10 +251,19 @@ BEGIN
 END;
 """
 
+#: An episode may report the outcome of one awake effectful dispatch. The store checks the link when
+#: it records the episode and keeps it outside the writer's ``data``; one dispatch backs at most one
+#: episode, so a real observation cannot be multiplied by citing it again.
+EPISODE_OBSERVATION = """
+ALTER TABLE episodes ADD COLUMN dispatch_seq INTEGER REFERENCES dispatches(seq);
+CREATE UNIQUE INDEX episodes_dispatch ON episodes(dispatch_seq) WHERE dispatch_seq IS NOT NULL;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _script(INITIAL)),
     Migration(2, "playbook", _script(PLAYBOOK)),
     Migration(3, "journal_undeletable", _script(JOURNAL_UNDELETABLE)),
+    Migration(4, "episode_observation", _script(EPISODE_OBSERVATION)),
 )
 
 # A cycle's playbook proposals revert with the cycle, like its entries.

@@ -65,10 +65,12 @@ class SQLiteStore:
         matrix: Matrix,
         model: str,
         keys: Sequence[str],
+        recorded_at: float | None = None,
     ) -> list[bool]:
-        """Store a batch of episodes with their vectors and index rows: all or nothing."""
+        """Store a batch of episodes with their vectors and index rows: all or nothing. Every new
+        episode is stamped with ``recorded_at``, the recording process's clock (now if not given)."""
         with self.db.write() as conn:
-            fresh = episodes.insert(conn, batch)
+            fresh = episodes.insert(conn, batch, recorded_at)
             new_idx = [i for i, f in enumerate(fresh) if f]
             if new_idx:
                 vectors.put(conn, [(batch[i].id, "episode") for i in new_idx], matrix[new_idx], model)
