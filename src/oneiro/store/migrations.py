@@ -278,11 +278,25 @@ BEGIN
 END;
 """
 
+#: Which cycle holds the store (:mod:`oneiro.store.lease`): a row, not process state.
+LEASES = """
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  started REAL NOT NULL,
+  heartbeat REAL NOT NULL,
+  expires REAL NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _script(INITIAL)),
     Migration(2, "playbook", _script(PLAYBOOK)),
     Migration(3, "journal_undeletable", _script(JOURNAL_UNDELETABLE)),
     Migration(4, "forgetting", _script(FORGETTING)),
+    Migration(5, "leases", _script(LEASES)),
 )
 
 # A cycle's playbook proposals revert with the cycle, like its entries.

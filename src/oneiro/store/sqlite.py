@@ -23,6 +23,7 @@ from oneiro.store import (
     forget,
     fts,
     journal,
+    lease,
     meta,
     migrations,
     transfer,
@@ -30,6 +31,7 @@ from oneiro.store import (
     vectors,
 )
 from oneiro.store.db import Database
+from oneiro.store.lease import Lease
 from oneiro.store.vectors import Matrix, VectorRows
 
 if TYPE_CHECKING:
@@ -271,14 +273,31 @@ class SQLiteStore:
     def forget_apply(self, plan: ForgetPlan) -> None:
         """Carry out a forget plan (:mod:`oneiro.forget`) in one write transaction."""
         with self.db.write() as conn:
-            forget.apply(
-                conn, plan.episodes, plan.removed_entries, plan.trimmed, plan.rejudged, plan.journal
-            )
+            forget.apply(conn, plan.episodes, plan.removed_entries, plan.trimmed, plan.rejudged, plan.journal)
 
     def scrub(self) -> None:
         """Merge the text index, checkpoint and vacuum, so deleted bytes leave the file."""
         if not self.db.in_memory:
             forget.scrub(self.db.conn())
+
+    # -- the dream lease ------------------------------------------------------------------------
+    def lease_acquire(
+        self, holder: str, host: str, pid: int, now: float, ttl: float
+    ) -> tuple[bool, Lease | None]:
+        """Take the dream lease atomically (:mod:`oneiro.store.lease`)."""
+        with self.db.write() as conn:
+            return lease.acquire(conn, holder, host, pid, now, ttl)
+
+    def lease_renew(self, holder: str, now: float, ttl: float) -> bool:
+        with self.db.write() as conn:
+            return lease.renew(conn, holder, now, ttl)
+
+    def lease_release(self, holder: str) -> bool:
+        with self.db.write() as conn:
+            return lease.release(conn, holder)
+
+    def lease_holder(self) -> Lease | None:
+        return lease.get(self.db.conn())
 
     # -- export and import --------------------------------------------------------------------
     def export_lines(self, model: str | None) -> Iterator[str]:
