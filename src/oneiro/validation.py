@@ -173,6 +173,11 @@ register_test(ResidualBias())
 register_test(TextSupport())
 
 
+def builtin_tests() -> list[EvidenceTest]:
+    """oneiro's own evidence tests, for the registration door."""
+    return [ResidualBias(), TextSupport()]
+
+
 def independence_key(session: str, ts: float) -> str:
     """Confirmations are independent when they come from distinct sessions; without a session,
     from distinct UTC days."""
