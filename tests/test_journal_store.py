@@ -74,10 +74,14 @@ def test_an_edited_time_is_found(store: SQLiteStore) -> None:
 def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(store: SQLiteStore) -> None:
     row = store.db.conn().execute("SELECT * FROM journal WHERE seq = 2").fetchone()
     payload = '{"n":2,"note":"forged"}'
+    sha = journal.body_digest(payload)
     forged = journal._digest(
-        2, row["ts"], row["cycle_id"], row["phase"], row["kind"], payload, row["prev_hash"]
+        2, row["ts"], row["cycle_id"], row["phase"], row["kind"], "sha256:" + sha, row["prev_hash"]
     )
-    tamper(store, f"UPDATE journal SET payload = '{payload}', hash = '{forged}' WHERE seq = 2")
+    tamper(
+        store,
+        f"UPDATE journal SET payload = '{payload}', body_sha = '{sha}', hash = '{forged}' WHERE seq = 2",
+    )
     with pytest.raises(JournalCorrupt, match="does not follow") as err:
         store.journal_verify()
     assert err.value.seq == 3

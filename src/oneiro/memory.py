@@ -6,7 +6,7 @@ Everything the CLI, the HTTP service and the MCP server do goes through these me
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,9 @@ from oneiro.dream.phases import default_phases
 from oneiro.dream.report import CycleReport, PhaseReport
 from oneiro.errors import InvalidInput
 from oneiro.events import EventBus
+from oneiro.forget import ForgetPlan, Selector
+from oneiro.forget import apply as apply_forget
+from oneiro.forget import plan as plan_forget
 from oneiro.gate import DispatchResult, Gate
 from oneiro.index import Filter
 from oneiro.model import Entry, Episode, Hit, Mode
@@ -217,6 +220,37 @@ class Memory:
         """Undo everything a cycle wrote; its journal and every episode stay. Returns the number
         of writes undone."""
         return self.engine.revert(cycle_id)
+
+    def forget(
+        self,
+        episodes: Sequence[str] = (),
+        *,
+        actor: str | None = None,
+        session: str | None = None,
+        dry_run: bool = False,
+    ) -> ForgetPlan:
+        """Remove episodes (named, an actor's, a session's) and what was derived from them; see
+        :mod:`oneiro.forget`. ``dry_run`` returns the plan and writes nothing. Refused while a
+        cycle is running on the store, since the cycle would re-derive what goes."""
+        selector = Selector(tuple(episodes), actor, session)
+        running = self.store.cycles_with_status("running")
+        if running and not dry_run:
+            raise InvalidInput(
+                f"cycle {running[0].id} is dreaming on this store: wake it (or let it finish) first",
+                field="forget",
+            )
+        forget_plan = plan_forget(self.store, selector, self.config.lifecycle)
+        return forget_plan if dry_run else apply_forget(self.store, forget_plan, self.clock())
+
+    def export(self) -> Iterator[str]:
+        """The store as JSON lines (:mod:`oneiro.store.transfer`): episodes, entries with their
+        lifecycle, evidence, playbook, journal. ``import_lines`` of another store reads it back
+        with every hash intact."""
+        return self.store.export_lines(self.embedder.name)
+
+    def import_lines(self, lines: Iterable[str]) -> dict[str, int]:
+        """Load an export into this store, which must be empty; all or nothing."""
+        return self.store.import_lines(lines)
 
     def journal(self, cycle_id: str | None = None, *, kind: str | None = None) -> list[Record]:
         """Journal records, oldest first, optionally of one cycle or kind."""

@@ -197,6 +197,11 @@ register_test(ResidualBias())
 register_test(TextSupport())
 
 
+def builtin_tests() -> list[EvidenceTest]:
+    """oneiro's own evidence tests, for the registration door."""
+    return [ResidualBias(), TextSupport()]
+
+
 @dataclass(frozen=True)
 class Tally:
     """Independent confirmations and refutations (distinct parties), whether enough confirmations

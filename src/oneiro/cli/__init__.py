@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from oneiro.cli import ab as ab_commands
-from oneiro.cli import awake, bench, demo, dream
+from oneiro.cli import awake, bench, demo, dream, transfer
 from oneiro.cli import playbook as playbook_commands
 from oneiro.cli.common import app
 from oneiro.errors import OneiroError
@@ -22,6 +22,7 @@ dream.register(app)
 bench.register(app)
 playbook_commands.register(app)
 ab_commands.register(app)
+transfer.register(app)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -259,11 +259,53 @@ ALTER TABLE episodes ADD COLUMN dispatch_seq INTEGER REFERENCES dispatches(seq);
 CREATE UNIQUE INDEX episodes_dispatch ON episodes(dispatch_seq) WHERE dispatch_seq IS NOT NULL;
 """
 
+#: Forgetting: the only path that may delete an episode or blank a journal record's payload. It
+#: sets ``meta.forgetting`` inside its own write transaction (so no other connection ever sees the
+#: key) and the triggers let exactly that through: an episode delete, and a journal update that
+#: replaces the payload by the tombstone while keeping every hashed column. Records appended from
+#: here on hash their payload's digest (``hash_v = 2``), so a tombstoned record still verifies.
+FORGETTING = """
+DROP TRIGGER episodes_undeletable;
+CREATE TRIGGER episodes_undeletable BEFORE DELETE ON episodes
+WHEN (SELECT value FROM meta WHERE key = 'forgetting') IS NULL
+BEGIN
+  SELECT RAISE(ABORT, 'episodes are never deleted (only forget removes them)');
+END;
+ALTER TABLE journal ADD COLUMN body_sha TEXT;
+ALTER TABLE journal ADD COLUMN hash_v INTEGER NOT NULL DEFAULT 1;
+DROP TRIGGER journal_append_only;
+CREATE TRIGGER journal_append_only BEFORE UPDATE ON journal
+WHEN (SELECT value FROM meta WHERE key = 'forgetting') IS NULL
+  OR NEW.payload IS NOT '{"_forgotten":true}'
+  OR NEW.seq IS NOT OLD.seq OR NEW.ts IS NOT OLD.ts OR NEW.cycle_id IS NOT OLD.cycle_id
+  OR NEW.phase IS NOT OLD.phase OR NEW.kind IS NOT OLD.kind OR NEW.prev_hash IS NOT OLD.prev_hash
+  OR NEW.hash IS NOT OLD.hash OR NEW.hash_v IS NOT OLD.hash_v
+  OR (OLD.body_sha IS NOT NULL AND NEW.body_sha IS NOT OLD.body_sha)
+BEGIN
+  SELECT RAISE(ABORT, 'the journal is append-only');
+END;
+"""
+
+#: Which cycle holds the store (:mod:`oneiro.store.lease`): a row, not process state.
+LEASES = """
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  started REAL NOT NULL,
+  heartbeat REAL NOT NULL,
+  expires REAL NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _script(INITIAL)),
     Migration(2, "playbook", _script(PLAYBOOK)),
     Migration(3, "journal_undeletable", _script(JOURNAL_UNDELETABLE)),
     Migration(4, "episode_observation", _script(EPISODE_OBSERVATION)),
+    Migration(5, "forgetting", _script(FORGETTING)),
+    Migration(6, "leases", _script(LEASES)),
 )
 
 # A cycle's playbook proposals revert with the cycle, like its entries.

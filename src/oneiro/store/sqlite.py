@@ -8,16 +8,34 @@ rows; a phase's proposed writes with their journal record) share one transaction
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oneiro.errors import StoreError
 from oneiro.model import Entry, Episode
-from oneiro.store import cycles, entries, episodes, fts, journal, meta, migrations, undo, vectors
+from oneiro.store import (
+    cycles,
+    entries,
+    episodes,
+    evidence,
+    forget,
+    fts,
+    journal,
+    lease,
+    meta,
+    migrations,
+    transfer,
+    undo,
+    vectors,
+)
 from oneiro.store.db import Database
+from oneiro.store.lease import Lease
 from oneiro.store.vectors import Matrix, VectorRows
+
+if TYPE_CHECKING:
+    from oneiro.forget import ForgetPlan
 
 #: Bumped whenever entry visibility can change (status, confidence, a cycle's status) or vectors
 #: are deleted, so in-memory indexes know to refresh.
@@ -237,6 +255,65 @@ class SQLiteStore:
             meta.bump(conn, ENTRIES_VERSION)
             meta.bump(conn, VECTORS_EPOCH)
             return n
+
+    # -- forgetting -------------------------------------------------------------------------
+    def forget_select(self, ids: Sequence[str], actor: str | None, session: str | None) -> list[Episode]:
+        return forget.select(self.db.conn(), ids, actor, session)
+
+    def forget_citing(self, source_ids: Sequence[str]) -> set[str]:
+        return forget.citing(self.db.conn(), source_ids)
+
+    def forget_quoting(self, texts: Sequence[str]) -> set[str]:
+        return forget.quoting(self.db.conn(), texts)
+
+    def evidence_for(self, entry_ids: Sequence[str]) -> dict[str, list[evidence.EvidenceRow]]:
+        return evidence.for_entries(self.db.conn(), entry_ids)
+
+    def journal_containing(self, needles: Sequence[str]) -> list[int]:
+        return journal.containing(self.db.conn(), needles)
+
+    def forget_apply(self, plan: ForgetPlan) -> None:
+        """Carry out a forget plan (:mod:`oneiro.forget`) in one write transaction."""
+        with self.db.write() as conn:
+            forget.apply(conn, plan.episodes, plan.removed_entries, plan.trimmed, plan.rejudged, plan.journal)
+
+    def scrub(self) -> None:
+        """Merge the text index, checkpoint and vacuum, so deleted bytes leave the file."""
+        if not self.db.in_memory:
+            forget.scrub(self.db.conn())
+
+    # -- the dream lease ------------------------------------------------------------------------
+    def lease_acquire(
+        self, holder: str, host: str, pid: int, now: float, ttl: float
+    ) -> tuple[bool, Lease | None]:
+        """Take the dream lease atomically (:mod:`oneiro.store.lease`)."""
+        with self.db.write() as conn:
+            return lease.acquire(conn, holder, host, pid, now, ttl)
+
+    def lease_renew(self, holder: str, now: float, ttl: float) -> bool:
+        with self.db.write() as conn:
+            return lease.renew(conn, holder, now, ttl)
+
+    def lease_release(self, holder: str) -> bool:
+        with self.db.write() as conn:
+            return lease.release(conn, holder)
+
+    def lease_holder(self) -> Lease | None:
+        return lease.get(self.db.conn())
+
+    # -- export and import --------------------------------------------------------------------
+    def export_lines(self, model: str | None) -> Iterator[str]:
+        """The store as JSON lines (:mod:`oneiro.store.transfer`), from one read snapshot."""
+        with self.db.read() as conn:
+            yield from transfer.export_lines(conn, model)
+
+    def import_lines(self, lines: Iterable[str]) -> dict[str, int]:
+        """Load an export into this (empty) store, all or nothing."""
+        with self.db.write() as conn:
+            counts = transfer.import_lines(conn, lines)
+            meta.bump(conn, ENTRIES_VERSION)
+            meta.bump(conn, VECTORS_EPOCH)
+            return counts
 
     def integrity_check(self) -> str:
         return str(self.db.conn().execute("PRAGMA integrity_check").fetchone()[0])

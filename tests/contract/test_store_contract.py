@@ -1,0 +1,211 @@
+"""What every store must do, whatever holds the data."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from oneiro.errors import DimensionMismatch, OneiroError
+from oneiro.model import Entry, EntryStatus, Episode, Provenance, entry_id, episode_id
+from oneiro.store import Store
+
+MODEL = "contract-model"
+DIM = 8
+
+
+def episode(text: str, ts: float = 1_700_000_000.0, session: str = "s", actor: str = "a") -> Episode:
+    eid = episode_id(
+        ts=ts,
+        text=text,
+        session=session,
+        actor=actor,
+        kind="message",
+        data={},
+        context={},
+        affect=None,
+        prediction=None,
+        outcome=None,
+        feedback=None,
+        refs=(),
+        provenance="awake",
+    )
+    return Episode(id=eid, ts=ts, text=text, session=session, actor=actor)
+
+
+def vectors(n: int, seed: int = 0) -> np.ndarray:
+    m = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+def add(store: Store, *texts: str) -> list[Episode]:
+    eps = [episode(t, ts=1_700_000_000.0 + i) for i, t in enumerate(texts)]
+    store.add_episodes(eps, vectors(len(eps)), MODEL, ["" for _ in eps])
+    return eps
+
+
+def derived(text: str, sources: tuple[str, ...], **kw: object) -> Entry:
+    return Entry(
+        id=entry_id("fact", text, sources),
+        kind="fact",
+        text=text,
+        sources=sources,
+        provenance=Provenance.DREAM,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+# -- episodes ---------------------------------------------------------------------------------
+def test_episodes_are_content_addressed_and_stored_once(store: Store) -> None:
+    (a,) = add(store, "the build runs at two")
+    fresh = store.add_episodes([a], vectors(1), MODEL, [""])
+    assert fresh == [False] and store.episode_count() == 1
+    assert store.episodes([a.id])[a.id].text == "the build runs at two"
+
+
+def test_a_failing_batch_stores_nothing(store: Store) -> None:
+    add(store, "first")
+    eps = [episode("second"), episode("third")]
+    with pytest.raises(OneiroError):
+        store.add_episodes(eps, np.ones((2, DIM + 1), dtype=np.float32), MODEL, ["", ""])
+    assert store.episode_count() == 1
+
+
+def test_episodes_since_and_backlog_follow_insertion_order(store: Store) -> None:
+    eps = add(store, "one", "two", "three")
+    since = store.episodes_since(0)
+    assert [e.id for _r, e in since] == [e.id for e in eps]
+    rowid = since[0][0]
+    assert [e.id for _r, e in store.episodes_since(rowid)] == [e.id for e in eps[1:]]
+    assert store.backlog(rowid)[0] == 2
+    assert store.episode_max_rowid() == since[-1][0]
+
+
+# -- entries, visibility, floor ---------------------------------------------------------------
+def test_entries_round_trip_and_updates_change_only_mutable_columns(store: Store) -> None:
+    (a,) = add(store, "source")
+    e = derived("a claim", (a.id,), confidence=0.2)
+    assert store.add_entries([e], vectors(1), MODEL) == [True]
+    assert store.add_entries([e], vectors(1), MODEL) == [False]
+    store.update_entry(e.id, {"confidence": 0.5, "status": EntryStatus.VALIDATED})
+    got = store.entries([e.id])[e.id]
+    assert (got.confidence, got.status, got.sources) == (0.5, EntryStatus.VALIDATED, (a.id,))
+    with pytest.raises(ValueError):
+        store.update_entry(e.id, {"text": "rewritten"})
+    assert store.entries_citing([a.id]) == {a.id: [e.id]}
+
+
+def test_a_derived_entry_needs_a_source(store: Store) -> None:
+    with pytest.raises(OneiroError):
+        store.add_entries([derived("sourceless", ())], None, MODEL)
+
+
+def test_visibility_respects_the_floor_and_unreturned_cycles(store: Store) -> None:
+    (a,) = add(store, "source")
+    low = derived("low", (a.id,), confidence=0.2)
+    high = derived("high", (a.id,), confidence=0.6, status=EntryStatus.ACTIVE)
+    store.create_cycle("c1", 1.0, {}, "test", 1, {})
+    pending = derived("pending", (a.id,), confidence=0.6, status=EntryStatus.ACTIVE)
+    store.add_entries([low, high], None, MODEL)
+    store.add_entries([pending], None, MODEL, cycle_id="c1")
+    assert store.visible_entries([low.id, high.id, pending.id], 0.3) == {high.id}
+    store.update_cycle("c1", status="completed")
+    assert store.visible_entries([low.id, high.id, pending.id], 0.3) == {high.id, pending.id}
+
+
+# -- vectors and text -------------------------------------------------------------------------
+def test_vectors_load_in_order_and_refuse_another_dimension(store: Store) -> None:
+    eps = add(store, "alpha", "beta")
+    rows = store.load_vectors(MODEL)
+    assert list(rows.ids) == [e.id for e in eps] and rows.matrix.shape == (2, DIM)
+    with pytest.raises(DimensionMismatch):
+        store.check_embedder(MODEL, DIM + 1)
+
+
+def test_full_text_search_ranks_the_better_match_first(store: Store) -> None:
+    a, b = add(store, "the nightly build moved to two", "lunch was pizza")
+    hits = store.search_text("nightly build", 5)
+    assert hits and hits[0][0] == a.id and b.id not in [h[0] for h in hits]
+    assert store.search_text('"; DROP TABLE episodes; --', 5) == []
+
+
+# -- journal ------------------------------------------------------------------------------------
+def test_the_journal_chains_and_verifies(store: Store) -> None:
+    for i in range(5):
+        store.journal_append(float(i), "note", {"i": i}, cycle_id="c" if i % 2 else None)
+    assert store.journal_verify() == 5
+    assert [r.payload["i"] for r in store.journal_read(cycle_id="c")] == [1, 3]
+
+
+# -- cycles and undo ----------------------------------------------------------------------------
+def test_a_cycle_reverts_exactly_what_it_wrote(store: Store) -> None:
+    (a,) = add(store, "source")
+    kept = derived("kept", (a.id,), confidence=0.6, status=EntryStatus.ACTIVE)
+    store.add_entries([kept], None, MODEL)
+    store.create_cycle("c2", 1.0, {}, "test", 1, {})
+    made = derived("made", (a.id,))
+    with store.transaction():
+        store.add_entries([made], None, MODEL, cycle_id="c2")
+        store.update_entry(kept.id, {"confidence": 0.9}, cycle_id="c2")
+    assert store.revert_writes("c2") >= 2
+    assert store.entries([made.id]) == {}
+    assert store.entries([kept.id])[kept.id].confidence == 0.6
+    store.update_cycle("c2", status="reverted")
+    assert [c.id for c in store.cycles_with_status("reverted")] == ["c2"]
+
+
+def test_migrations_bring_a_blank_store_to_the_current_schema(store: Store) -> None:
+    from oneiro.store.migrations import MIGRATIONS
+
+    assert store.schema_version() == MIGRATIONS[-1].seq
+    assert store.integrity_check() == "ok"
+
+
+# -- the dream lease ----------------------------------------------------------------------------
+def test_the_lease_has_one_holder_until_it_expires(store: Store) -> None:
+    taken, lease = store.lease_acquire("c-a", "host-1", 10, now=100.0, ttl=30.0)
+    assert taken and lease is not None and lease.holder == "c-a"
+    taken, lease = store.lease_acquire("c-b", "host-2", 11, now=110.0, ttl=30.0)
+    assert not taken and lease is not None and lease.holder == "c-a"
+    assert store.lease_renew("c-a", now=125.0, ttl=30.0)
+    assert not store.lease_acquire("c-b", "host-2", 11, now=150.0, ttl=30.0)[0]
+    taken, lease = store.lease_acquire("c-b", "host-2", 11, now=156.0, ttl=30.0)
+    assert taken and lease is not None and lease.holder == "c-b"
+    assert not store.lease_renew("c-a", now=157.0, ttl=30.0)
+    assert not store.lease_release("c-a") and store.lease_release("c-b")
+    assert store.lease_holder() is None
+
+
+def test_racing_threads_on_one_file_get_exactly_one_lease(file_factory: Callable[[], Store]) -> None:
+    stores = [file_factory() for _ in range(6)]
+    barrier = threading.Barrier(len(stores))
+    won: list[str] = []
+
+    def race(i: int) -> None:
+        barrier.wait()
+        taken, _lease = stores[i].lease_acquire(f"c-{i}", "host", 1, now=1.0, ttl=60.0)
+        if taken:
+            won.append(f"c-{i}")
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(len(stores))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    holder = stores[0].lease_holder()
+    for s in stores:
+        s.close()
+    assert len(won) == 1 and holder is not None and holder.holder == won[0]
+
+
+def test_a_lease_of_a_dead_process_on_this_host_is_free_but_not_one_elsewhere(store: Store) -> None:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert store.lease_acquire("c-dead", "here", child.pid, now=1.0, ttl=600.0)[0]
+    assert store.lease_acquire("c-new", "here", 2, now=2.0, ttl=600.0)[0]
+    assert store.lease_acquire("c-far", "there", child.pid, now=3.0, ttl=600.0)[0] is False
