@@ -1,6 +1,7 @@
 """The oneiro agent: a bandit player whose beliefs are whatever its memory holds.
 
-Each step it records a ``decision`` episode (context key = the arm, ``prediction`` = its estimate
+Each step it acts through the effectful pipeline ``ab.pull`` and records a ``decision`` episode
+reporting that dispatch (context key = the arm, ``prediction`` = its estimate
 for that arm before acting, ``outcome`` = the payoff, session = the simulated day) and chooses
 epsilon-greedily from estimates it reads back from the store:
 
@@ -44,6 +45,8 @@ EPOCH = 1_704_067_200.0
 #: Exploration rate of the epsilon-greedy rule (Sutton & Barto 2018, section 2.3 uses 0.1).
 EPSILON = 0.1
 DECISION = "decision"
+#: The effectful pipeline through which the agent acts; each decision episode reports one dispatch.
+PULL = "ab.pull"
 #: The entry kinds the dream twin acts on; a subset ablates one mechanism (``oneiro ab --reads``).
 DREAM_READS = ("correction", "summary")
 
@@ -105,6 +108,17 @@ class MemoryAgent:
         self.dreams = 0
         self._rowid = 0
         self._entries_version = -1
+        self._pending: float | None = None
+        if PULL not in memory.gate.pipelines():
+            memory.pipeline(PULL, effect="effectful")(self._pull)
+
+    def _pull(self, arm: str, step: int) -> float:
+        """The act itself, as the world sees it: the simulated environment's payoff for ``arm``.
+        Going through an effectful pipeline makes the outcome an observation the store vouches
+        for (a dispatch), not a message the agent writes about itself."""
+        if self._pending is None:
+            raise RuntimeError("pull dispatched outside update()")
+        return self._pending
 
     # -- acting
     def choose(self, t: int, rng: np.random.Generator) -> int:
@@ -123,6 +137,11 @@ class MemoryAgent:
         """Record the step as a decision episode; dream on schedule (dream twin only)."""
         self.clock.now = self.clock.at(t)
         arm = self.arms[action]
+        self._pending = payoff
+        try:
+            pulled = self.memory.dispatch(PULL, arm, t)
+        finally:
+            self._pending = None
         self.memory.record(
             {
                 "text": f"chose {arm}: payoff {payoff:+.3f}",
@@ -134,6 +153,7 @@ class MemoryAgent:
                 "data": {"action": arm, "step": t},
                 "prediction": self.beliefs.estimate(action),
                 "outcome": payoff,
+                "dispatch": pulled.seq,
             }
         )
         if self.dreaming and (t + 1) % self.dream_every == 0:
