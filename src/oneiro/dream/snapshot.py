@@ -18,15 +18,6 @@ from oneiro.model import Entry, Episode, Provenance
 from oneiro.store.protocol import Store
 
 
-def load_new_episodes(store: Store, from_rowid: int, to_rowid: int) -> list[Episode]:
-    """Awake episodes with ``from_rowid < rowid <= to_rowid``, in recording order."""
-    return [
-        ep
-        for rowid, ep in store.episodes_since(from_rowid)
-        if rowid <= to_rowid and ep.provenance == Provenance.AWAKE
-    ]
-
-
 class StoreSnapshot:
     """Implements :class:`oneiro.dream.phase.Snapshot` over a store."""
 
@@ -49,6 +40,10 @@ class StoreSnapshot:
     @property
     def cycle_id(self) -> str:
         return self._cycle_id
+
+    def with_new(self, new: Sequence[Episode]) -> StoreSnapshot:
+        """The same view with other new episodes (the operation boundary leaves bad ones out)."""
+        return StoreSnapshot(self._store, self._cycle_id, new, self._max_rowid, self._model, self._index)
 
     @property
     def new_episodes(self) -> Sequence[Episode]:

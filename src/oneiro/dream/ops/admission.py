@@ -45,8 +45,13 @@ def normalise(text: str) -> str:
 
 
 class Admission:
+    """Judges every entry of the cycle. ``essential``: the cycle runs it whatever the budget says,
+    and it never stops early, because an entry it did not judge would become visible unjudged
+    when the cycle returns (a poisoned one unquarantined)."""
+
     name = "admission"
     tier = Tier.T0
+    essential = True
 
     def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
         mine = snap.entries_where("cycle_id = ?", (ctx.cycle_id,))
@@ -55,18 +60,13 @@ class Admission:
         lc = ctx.config.lifecycle
         writes, report = Writes(), _Report()
         for entry in mine:
-            if ctx.budget.exhausted():
-                report.left += 1
-                continue
             change = _judge(entry, known, awake, lc, report)
             if change:
                 writes.updates.append(EntryUpdate(entry.id, change[0], change[1]))
         dup_updates = _duplicates(snap, ctx, [e for e in mine if e.id not in report.rejected_ids], report)
         writes.updates.extend(dup_updates)
         writes.notes.append(Note("admission", report.as_dict()))
-        return Outcome(
-            writes, carry={"admission": report.as_dict()}, did=report.counts(), left={"entries": report.left}
-        )
+        return Outcome(writes, carry={"admission": report.as_dict()}, did=report.counts())
 
     def _awake_sources(self, snap: Snapshot, mine: Sequence[Entry]) -> set[str]:
         """Sources that are awake episodes: only these ground an extractive entry (an entry
@@ -90,7 +90,6 @@ class Admission:
 class _Report:
     def __init__(self) -> None:
         self.checked = 0
-        self.left = 0
         self.quarantined: list[dict[str, Any]] = []
         self.rejected: list[dict[str, str]] = []
         self.rejected_ids: set[str] = set()
