@@ -28,8 +28,10 @@ from oneiro.dream.phase import Context, Outcome, Snapshot
 from oneiro.dream.writes import EntryUpdate, Note, Writes
 from oneiro.model import Entry, EntryStatus, Provenance, Tier
 
-#: Kinds that only restate their sources (NREM's extractive consolidation).
-EXTRACTIVE_KINDS = frozenset({"keys", "context", "topic", "summary"})
+#: Kinds that only restate their sources (NREM's extractive consolidation), or compute from them
+#: alone: a ``rescore`` is a registered scorer applied to inputs its episode recorded, so nothing
+#: awake could confirm it further (see :mod:`oneiro.dream.ops.rescoring`).
+EXTRACTIVE_KINDS = frozenset({"keys", "context", "topic", "summary", "rescore"})
 #: Extractive kinds made one per episode: a re-run yields the same id, so no duplicate check.
 PER_EPISODE_KINDS = frozenset({"keys", "context"})
 #: Entry ids per IN (...) query.
