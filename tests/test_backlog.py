@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import oneiro.dream.cycle as cycle_module
+import oneiro.dream.checkpoint as cycle_module
 from oneiro.dream import backlog
 from oneiro.dream.budget import CycleBudget
 from oneiro.dream.ops.extractive import extractive_entry

@@ -4,14 +4,18 @@ ONSET -> NREM -> REM -> EVOLUTION -> INTEGRATION -> RETURN, in dream mode. Each 
 operations (pure) over a fresh snapshot; the orchestrator applies the phase's proposed writes,
 journals them and records a checkpoint, all in one transaction. Hence:
 
-- a crash (even kill -9) loses at most the phase in progress; the next run resumes after the last
-  checkpoint, and because operations are deterministic (the RNG is seeded from the cycle id and
+- a crash (even kill -9) loses at most the phase (or NREM chunk) in progress; the next run resumes
+  after the last checkpoint, and because operations are deterministic (the RNG is seeded from the cycle id and
   phase) the rerun proposes the same writes;
 - ``wake()`` stops the cycle at the next step boundary (between operations), discards the unfinished
   phase and leaves it ``interrupted`` and resumable;
 - ``revert()`` undoes every write of a cycle (through the undo log) and keeps its journal and every
   episode;
-- a dry run executes the phases and applies nothing.
+- a dry run executes the phases and applies nothing;
+- NREM consumes the intake chunk by chunk; a cycle whose budget runs out ends ``partial`` and the
+  episodes it did not reach stay in the backlog (:mod:`oneiro.dream.backlog`) for the next cycle;
+- every operation runs behind :mod:`oneiro.dream.boundary`: an episode it cannot process is left
+  out of it and journaled, never fatal.
 
 A second cycle on a store where one is running is refused, naming the running one.
 """
@@ -34,6 +38,7 @@ import numpy as np
 from oneiro.backends.embedder import Embedder
 from oneiro.config import Config
 from oneiro.dream import backlog
+from oneiro.dream import checkpoint as checkpoints
 from oneiro.dream.boundary import run_guarded
 from oneiro.dream.budget import CycleBudget, PhaseBudget, phase_split
 from oneiro.dream.phase import PHASE_ORDER, Context, Operation, Outcome, PhaseName
@@ -50,14 +55,6 @@ from oneiro.store.protocol import Store
 
 Phases = Mapping[PhaseName, Sequence[Operation]]
 ModeScope = Callable[[str], AbstractContextManager[None]]
-
-#: New episodes a chunked phase consolidates per chunk. Each chunk is applied and checkpointed on
-#: its own, so a budget that runs out keeps every finished chunk and leaves the rest to the next
-#: cycle. Measured with the hashing embedder: NREM over 4,000 chat turns takes 7.2 s, so a chunk of
-#: 250 takes about half a second and a cycle of a few seconds finishes several.
-CHUNK_EPISODES = 250
-#: Phases that consume the intake and therefore run chunk by chunk.
-CHUNKED_PHASES = frozenset({PhaseName.NREM})
 
 #: Cycles running in this process (by :func:`_store_key`), so a second one here is refused even
 #: though its pid is alive for the same reason ours is.
@@ -193,7 +190,7 @@ class DreamEngine:
             outcome, phase_report = self._run_operations(
                 phase, snap, carry, phase_budget, cycle_id, index, seed, budget.tier
             )
-            carry = merge_carry(carry, outcome.carry)
+            carry = checkpoints.merge_carry(carry, outcome.carry)
             report.phases.append(phase_report)
         return report
 
@@ -279,10 +276,11 @@ class DreamEngine:
         return row_now, False
 
     def _chunk_size(self) -> int:
-        """What the latest returned cycle learnt its budget allows (:func:`next_chunk_size`)."""
+        """What the latest returned cycle learnt its budget allows
+        (:func:`oneiro.dream.checkpoint.next_chunk_size`)."""
         returned = self.store.cycles_with_status(*RETURNED_STATUSES)
         sizes = [c.checkpoint["next_chunk_size"] for c in returned if "next_chunk_size" in c.checkpoint]
-        return int(sizes[-1]) if sizes else CHUNK_EPISODES
+        return int(sizes[-1]) if sizes else checkpoints.CHUNK_EPISODES
 
     def _finish(self, cycle_id: str, status: str, payload: dict[str, Any]) -> None:
         now = self.clock()
@@ -312,7 +310,7 @@ class DreamEngine:
         carry: dict[str, Any] = dict(checkpoint.get("carry", {}))
         budget = CycleBudget.from_dict(row.budget)
         split = phase_split(budget.vitality)
-        rowids, new = backlog.load(self.store, intake_of(checkpoint))
+        rowids, new = backlog.load(self.store, checkpoints.intake_of(checkpoint))
         report.new_episodes = len(new)
         checkpoint["intake_size"] = len(new)
         carried_seconds = 0.0
@@ -324,34 +322,34 @@ class DreamEngine:
             self._progress(row.id, index, phase, "start")
             seconds = split[phase] * budget.wall_seconds + carried_seconds
             phase_budget = self._phase_budget(seconds, split[phase], budget)
-            if phase in CHUNKED_PHASES:
+            if phase in checkpoints.CHUNKED_PHASES:
                 run = self._run_chunked(
                     row.id, index, phase, (rowids, new), carry, phase_budget, checkpoint, budget.tier
                 )
                 outcome, phase_report, checkpoint = run
                 carry = dict(checkpoint.get("carry", carry))
             else:
-                through = _through(checkpoint, phase, len(new))
+                through = checkpoints.through(checkpoint, phase, len(new))
                 if phase == PHASE_ORDER[-1]:
-                    carry["backlog"] = _backlog_summary(checkpoint, len(new), report.phases)
+                    carry["backlog"] = checkpoints.backlog_summary(checkpoint, len(new), report.phases)
                 snap = self._snapshot(row.id, new[:through], checkpoint)
                 outcome, phase_report = self._run_operations(
                     phase, snap, carry, phase_budget, row.id, index, _seed(row.id, phase.value), budget.tier
                 )
             carried_seconds = max(0.0, seconds - phase_report.seconds)
-            carry = merge_carry(carry, outcome.carry)
+            carry = checkpoints.merge_carry(carry, outcome.carry)
             done.append(phase.value)
-            ran_out = bool(checkpoint.get("ran_out")) or ran_out_of_budget(phase_report)
+            ran_out = bool(checkpoint.get("ran_out")) or checkpoints.ran_out_of_budget(phase_report)
             checkpoint = {**checkpoint, "done": done, "carry": carry, "ran_out": ran_out}
             last = phase == PHASE_ORDER[-1]
             status = self._status(checkpoint, len(new)) if last else None
             brief = outcome.carry.get("brief") if last else None
-            record = ("phase", _phase_payload(phase_report))
+            record = ("phase", checkpoints.phase_payload(phase_report))
             self._apply(row.id, phase, outcome.writes, record, checkpoint, status, brief)
             if last:
                 report.brief = outcome.carry.get("brief")
                 report.status = status or "completed"
-                report.left_episodes = len(new) - _through(checkpoint, phase, len(new))
+                report.left_episodes = len(new) - checkpoints.through(checkpoint, phase, len(new))
             report.phases.append(phase_report)
             self._progress(row.id, index, phase, "done", did=phase_report.did, writes=phase_report.writes)
 
@@ -385,11 +383,11 @@ class DreamEngine:
         out of budget (it left work, or was not reached) is discarded: its proposals are never
         applied, and its episodes stay in the backlog for the next cycle, which proposes them
         again from scratch (so nothing is half-done twice, e.g. credit from reverse replay).
-        Progress under a budget too small for one chunk: see :func:`next_chunk_size`.
+        Progress under a budget too small for one chunk: see :func:`oneiro.dream.checkpoint.next_chunk_size`.
         """
         rowids, new = intake
         through = int(checkpoint.get("through", 0))
-        size = int(checkpoint.get("chunk_size", CHUNK_EPISODES))
+        size = int(checkpoint.get("chunk_size", checkpoints.CHUNK_EPISODES))
         report = PhaseReport(phase.value, [op.name for op in self.phases.get(phase, ())])
         starts = list(range(through, len(new), size)) or [through]
         finished = 0
@@ -408,22 +406,25 @@ class DreamEngine:
             outcome, part = self._run_operations(
                 phase, snap, carry, phase_budget, cycle_id, index, seed, tier
             )
-            if ran_out_of_budget(part):
+            if checkpoints.ran_out_of_budget(part):
                 why = f"{part.note}; " if part.note else ""
                 report.note = f"{why}budget ran out inside chunk {n + 1} of {len(starts)}: it was discarded"
                 report.left.update(part.left)
                 break
             finished += 1
-            through, carry = end, merge_carry(carry, outcome.carry)
+            through, carry = end, checkpoints.merge_carry(carry, outcome.carry)
             span = [[rowids[start], rowids[end - 1]]] if end > start else []
             consolidated = backlog.merge([*checkpoint.get("consolidated", []), *span])
             checkpoint = {**checkpoint, "through": through, "consolidated": consolidated, "carry": carry}
-            payload = {"chunk": n + 1, "episodes": [start, end], **_phase_payload(part)}
+            payload = {"chunk": n + 1, "episodes": [start, end], **checkpoints.phase_payload(part)}
             self._apply(cycle_id, phase, outcome.writes, ("phase_chunk", payload), checkpoint, None)
-            _accumulate(report, part)
+            checkpoints.accumulate(report, part)
         if len(new) > through:
             report.left["episodes"] = len(new) - through
-        checkpoint = {**checkpoint, "next_chunk_size": next_chunk_size(size, finished, len(starts))}
+        checkpoint = {
+            **checkpoint,
+            "next_chunk_size": checkpoints.next_chunk_size(size, finished, len(starts)),
+        }
         report.seconds = phase_budget.elapsed()
         return Outcome(), report, checkpoint
 
@@ -547,84 +548,5 @@ class DreamEngine:
             self.store.update_cycle(cycle_id, checkpoint=checkpoint, phase=phase.value, heartbeat=now)
             if status is not None:
                 self.store.update_cycle(cycle_id, status=status, ended_at=now)
-                payload = {"phases": checkpoint["done"], "left_episodes": _left(checkpoint)}
+                payload = {"phases": checkpoint["done"], "left_episodes": checkpoints.left(checkpoint)}
                 self.store.journal_append(now, f"cycle_{status}", payload, cycle_id=cycle_id)
-
-
-# -- checkpoint helpers ---------------------------------------------------------------------------
-def intake_of(checkpoint: dict[str, Any]) -> list[list[int]]:
-    """The rowid intervals a cycle set out to consolidate (older checkpoints: its rowid range)."""
-    if "intake" in checkpoint:
-        return [list(i) for i in checkpoint["intake"]]
-    lo, hi = int(checkpoint.get("from_rowid", 0)) + 1, int(checkpoint.get("to_rowid", 0))
-    return [[lo, hi]] if lo <= hi else []
-
-
-def _through(checkpoint: dict[str, Any], phase: PhaseName, intake: int) -> int:
-    """How many intake episodes a phase sees: all of them before NREM, the consolidated ones after."""
-    if PHASE_ORDER.index(phase) < PHASE_ORDER.index(PhaseName.NREM):
-        return intake
-    return int(checkpoint.get("through", intake))
-
-
-def _left(checkpoint: dict[str, Any]) -> int:
-    return int(checkpoint.get("intake_size", 0)) - int(checkpoint.get("through", 0))
-
-
-def _backlog_summary(
-    checkpoint: dict[str, Any], intake: int, reports: Sequence[PhaseReport]
-) -> dict[str, Any]:
-    """What the brief says about the backlog: the intake, what was consolidated, what is left."""
-    through = int(checkpoint.get("through", intake))
-    ran_out = bool(checkpoint.get("ran_out")) or any(ran_out_of_budget(r) for r in reports)
-    return {"intake": intake, "consolidated": through, "left": intake - through, "ran_out": ran_out}
-
-
-def next_chunk_size(size: int, finished: int, chunks: int) -> int:
-    """The chunk size the next cycle starts with: halved when not even one chunk fit the budget,
-    doubled (up to :data:`CHUNK_EPISODES`) when every chunk did. Multiplicative decrease is what
-    guarantees progress: a budget that fits one episode's consolidation reaches a chunk it can
-    finish within log2(CHUNK_EPISODES) cycles, and the cycle never overruns its budget to do so."""
-    if finished == 0:
-        return max(1, size // 2)
-    if finished == chunks:
-        return min(CHUNK_EPISODES, size * 2)
-    return size
-
-
-def ran_out_of_budget(report: PhaseReport) -> bool:
-    """Whether a phase left work undone (an operation not reached, or stopped early)."""
-    return any(value for value in report.left.values())
-
-
-def merge_carry(carry: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
-    """``carry`` updated with ``more``; lists and mappings both hold are joined, not replaced, so
-    that what successive chunks of one phase carry adds up."""
-    out = dict(carry)
-    for key, value in more.items():
-        old = out.get(key)
-        if isinstance(old, list) and isinstance(value, list):
-            out[key] = [*old, *value]
-        elif isinstance(old, dict) and isinstance(value, dict):
-            out[key] = {**old, **value}
-        else:
-            out[key] = value
-    return out
-
-
-def _phase_payload(report: PhaseReport) -> dict[str, Any]:
-    return {
-        "operations": report.operations,
-        "did": report.did,
-        "left": report.left,
-        "writes": report.writes,
-        "seconds": round(report.seconds, 4),
-        "note": report.note,
-    }
-
-
-def _accumulate(total: PhaseReport, part: PhaseReport) -> None:
-    """Add one chunk's counts to its phase's report."""
-    for mine, theirs in ((total.did, part.did), (total.writes, part.writes)):
-        for key, value in theirs.items():
-            mine[key] = mine.get(key, 0) + value
