@@ -161,12 +161,13 @@ def test_a_fuller_extractive_summary_supersedes_the_older_one(memory: Memory, ep
     assert after[new.id].status == EntryStatus.ACTIVE
 
 
-def test_admission_reports_what_it_left_when_the_budget_runs_out(memory: Memory, ep: str) -> None:
+def test_admission_judges_every_entry_even_when_the_budget_is_used_up(memory: Memory, ep: str) -> None:
+    """An entry admission did not judge would become visible unjudged when its cycle returns."""
     for n in range(3):
         make(memory, "insight", f"idea {n}", (ep,), status=EntryStatus.STAGED, confidence=0.2)
     ctx = fake_context(CYCLE, memory.clock(), embedder=memory.embedder, budget=FakeBudget(units=1))
     outcome = Admission().run(FakeSnapshot(memory.store, CYCLE, memory.embedder.name), ctx, {})  # type: ignore[arg-type]
-    assert outcome.left == {"entries": 2} and outcome.did["checked"] == 1
+    assert not outcome.left and outcome.did["checked"] == 3 and Admission.essential
 
 
 def correction_entry(

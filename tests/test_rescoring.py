@@ -8,6 +8,7 @@ import pytest
 
 from fakes import FakeSnapshot, apply_writes, begin_cycle, fake_context, table_dump
 from oneiro.dream.ops.rescoring import Rescoring, score_record
+from oneiro.dream.phase import PhaseName
 from oneiro.errors import InvalidInput
 from oneiro.memory import Memory
 from oneiro.model import EntryStatus, Episode, Provenance
@@ -123,3 +124,63 @@ def test_bad_records_and_failing_scorers_are_skipped_and_counted(memory: Memory)
 def test_an_empty_cycle_writes_only_its_note(memory: Memory) -> None:
     out, _ = rescore(memory, registry(1, 2), [])
     assert out.writes.entries == [] and [n.kind for n in out.writes.notes] == ["rescoring"]
+
+
+def test_a_newer_scorer_rescores_consolidated_history_in_a_later_cycle_and_admission_keeps_it_active(
+    memory: Memory,
+) -> None:
+    """The backlog path: the scorer changes after its episodes were consolidated. The entries are
+    derived computations over recorded facts: admitted active (visible), never staged to expire;
+    an unchanged value makes no entry; a third cycle finds nothing left to do."""
+    reg = registry(1)
+    memory.engine.phases = {
+        **memory.engine.phases,
+        PhaseName.NREM: (Rescoring(reg),),
+    }
+    eps = memory.record_many(
+        [
+            scored(memory, 0, 1, {"likes": 4, "shares": 2}, 4),  # v2: 10
+            scored(memory, 1, 1, {"likes": 3, "shares": 0}, 3),  # v2: 3, unchanged
+            scored(memory, 2, 1, {"likes": 1, "shares": 1}, 1),  # v2: 4
+        ]
+    )
+    assert memory.dream().entries_written() == 0
+    reg.register("engagement", 2, engagement)
+    report = memory.dream()
+    assert report.new_episodes == 0
+    made = memory.store.entries_where("kind = 'rescore'")
+    assert sorted((e.sources[0], e.data["old"], e.data["new"]) for e in made) == sorted(
+        [(eps[0].id, 4.0, 10.0), (eps[2].id, 1.0, 4.0)]
+    )
+    lc = memory.config.lifecycle
+    assert all(e.status == EntryStatus.ACTIVE and e.confidence == lc.extractive_confidence for e in made)
+    assert memory.store.visible_entries([e.id for e in made], lc.confidence_floor) == {e.id for e in made}
+    note = memory.journal(report.cycle_id, kind="rescoring")[0].payload
+    assert note["skipped"] == {"unchanged": 1}
+    third = memory.dream()
+    assert memory.journal(third.cycle_id, kind="rescoring")[0].payload["count"] == 0
+    assert len(memory.store.entries_where("kind = 'rescore'")) == 2
+
+
+def test_the_history_is_read_a_page_at_a_time_and_the_place_carries_to_the_next_cycle(
+    memory: Memory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import oneiro.dream.ops.rescoring as rescoring_module
+
+    monkeypatch.setattr(rescoring_module, "BACKLOG_PER_SCORER", 2)
+    reg = registry(1)
+    memory.engine.phases = {**memory.engine.phases, PhaseName.NREM: (Rescoring(reg),)}
+    memory.record_many([scored(memory, i, 1, {"likes": i, "shares": 1}, i) for i in range(5)])
+    memory.dream()
+    reg.register("engagement", 2, engagement)
+    counts = [
+        len(memory.journal(memory.dream().cycle_id, kind="rescoring")[0].payload["rescored"])
+        for _ in range(4)
+    ]
+    assert counts == [2, 2, 1, 0]
+
+
+def test_a_value_that_does_not_change_makes_no_entry(memory: Memory) -> None:
+    eps = memory.record_many([scored(memory, 0, 1, {"likes": 3, "shares": 0}, 3)])
+    out, _ = rescore(memory, registry(1, 2), eps)
+    assert out.writes.entries == [] and out.writes.notes[0].payload["skipped"] == {"unchanged": 1}

@@ -142,3 +142,15 @@ def test_runner_polls_until_stopped() -> None:
     assert runner.run(max_polls=3) == 1 and ran == ["go"] and slept == [5.0, 5.0]
     runner.stop()
     assert runner.run() == 0
+
+
+def test_depth_sets_the_budget_a_nap_is_short_and_a_night_runs_the_full_budget() -> None:
+    from oneiro.scheduler import NAP_SECONDS, NIGHT_URGENCY
+
+    nap = should_dream(state(backlog=CFG.backlog_threshold), NOW, CFG, WALL)
+    night = should_dream(state(backlog=int(NIGHT_URGENCY * CFG.backlog_threshold) + 1), NOW, CFG, WALL)
+    stale = should_dream(state(last_dream_at=NOW - 25 * HOUR), NOW, CFG, WALL)
+    assert nap.depth == "nap" and nap.budget is not None and nap.budget.wall_seconds == min(WALL, NAP_SECONDS)
+    assert night.depth == "night" and night.budget is not None and night.budget.wall_seconds == WALL
+    assert stale.depth == "night" and stale.budget is not None and stale.budget.wall_seconds == WALL
+    assert nap.budget.wall_seconds < night.budget.wall_seconds

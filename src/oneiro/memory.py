@@ -16,7 +16,7 @@ from oneiro import capture
 from oneiro.backends import Embedder, make_embedder
 from oneiro.config import Config, load_config
 from oneiro.dream.budget import CycleBudget
-from oneiro.dream.cycle import DreamEngine, consolidated_rowid
+from oneiro.dream.cycle import DreamEngine
 from oneiro.dream.phases import default_phases
 from oneiro.dream.report import CycleReport, PhaseReport
 from oneiro.errors import InvalidInput
@@ -209,7 +209,7 @@ class Memory:
     def should_dream(self) -> Decision:
         """Ask the scheduler whether to dream now (what ``oneiro daemon`` polls)."""
         now = self.clock()
-        state = gather(self.store, now, consolidated_rowid(self.store))
+        state = gather(self.store, now)
         return should_dream(state, now, self.config.scheduler, self.config.budget.wall_seconds)
 
     def wake(self) -> None:

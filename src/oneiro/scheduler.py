@@ -19,9 +19,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from oneiro.config import SchedulerConfig
+from oneiro.config import PRESETS, SchedulerConfig
+from oneiro.dream import backlog
 from oneiro.dream.budget import CycleBudget
 from oneiro.model import Tier
+from oneiro.store.cycles import RETURNED_STATUSES
 from oneiro.store.protocol import Store
 
 DAY_SECONDS = 86_400.0
@@ -34,6 +36,9 @@ CONTRADICTION_THRESHOLD = 5
 IDLE_URGENCY_FACTOR = 0.25
 #: Urgency at or above which a cycle is a full night rather than a nap.
 NIGHT_URGENCY = 2.0
+#: The longest a nap may run: the ``nap`` preset's budget. A night gets the configured budget in
+#: full. What a nap's shorter budget does not reach stays in the backlog for the next cycle.
+NAP_SECONDS = float(PRESETS["nap"]["budget"]["wall_seconds"])
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,11 @@ class SchedulerState:
 
 @dataclass(frozen=True)
 class Decision:
+    """Whether to dream, why, how deep, and the budget that depth gives the cycle: a ``nap``
+    (urgent enough, not stale) runs at most :data:`NAP_SECONDS`, a ``night`` (stale, or urgency
+    at :data:`NIGHT_URGENCY`) runs the full configured budget. ``budget`` is what the runner
+    passes to the cycle, so depth is how long the cycle may consolidate."""
+
     dream: bool
     reason: str
     depth: str = "nap"
@@ -95,22 +105,25 @@ def should_dream(state: SchedulerState, now: float, config: SchedulerConfig, wal
     else:
         return Decision(False, f"urgency {u:.2f} below {config.urgency_threshold}", urgency=u)
     depth = "night" if (stale or u >= NIGHT_URGENCY) else "nap"
-    budget = CycleBudget(min(wall_seconds, remaining), tier=Tier.T0, vitality=vitality)
+    seconds = wall_seconds if depth == "night" else min(wall_seconds, NAP_SECONDS)
+    budget = CycleBudget(min(seconds, remaining), tier=Tier.T0, vitality=vitality)
     return Decision(True, reason, depth, budget, u)
 
 
-def gather(store: Store, now: float, consolidated_to: int) -> SchedulerState:
-    """Measure the signals from the store (the impure half of the scheduler)."""
-    backlog, importance_sum, residual_mass = store.backlog(consolidated_to)
+def gather(store: Store, now: float) -> SchedulerState:
+    """Measure the signals from the store (the impure half of the scheduler). The backlog is
+    every awake episode no returned cycle consolidated (:mod:`oneiro.dream.backlog`): what a
+    partial cycle left, and what a reverted one gave back, count again."""
+    backlog_size, importance_sum, residual_mass = backlog.signals(store)
     cycles = store.recent_cycles(200)
-    finished = [c for c in cycles if c.status == "completed"]
+    finished = [c for c in cycles if c.status in RETURNED_STATUSES]
     last_dream = max((c.ended_at or c.started_at for c in finished), default=None)
     spent = sum(
         max(0.0, (c.ended_at or now) - c.started_at) for c in cycles if c.started_at >= now - DAY_SECONDS
     )
     contradictions = len(store.entries_where("kind = 'contradiction' AND status = 'staged'"))
     return SchedulerState(
-        backlog, importance_sum, residual_mass, contradictions, last_dream, store.last_awake_ts(), spent
+        backlog_size, importance_sum, residual_mass, contradictions, last_dream, store.last_awake_ts(), spent
     )
 
 

@@ -142,7 +142,10 @@ class PhaseBudget:
         return float(self._monotonic() - self._start)
 
     def exhausted(self) -> bool:
-        return self.elapsed() >= self._seconds or (self._limit_tokens and self._spent_tokens >= self._tokens)
+        return self.elapsed() >= self._seconds or self.tokens_exhausted()
+
+    def tokens_exhausted(self) -> bool:
+        return self._limit_tokens and self._spent_tokens >= self._tokens
 
     def spend_tokens(self, n: int) -> None:
         self._spent_tokens += n

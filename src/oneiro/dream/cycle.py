@@ -4,14 +4,18 @@ ONSET -> NREM -> REM -> EVOLUTION -> INTEGRATION -> RETURN, in dream mode. Each 
 operations (pure) over a fresh snapshot; the orchestrator applies the phase's proposed writes,
 journals them and records a checkpoint, all in one transaction. Hence:
 
-- a crash (even kill -9) loses at most the phase in progress; the next run resumes after the last
-  checkpoint, and because operations are deterministic (the RNG is seeded from the cycle id and
+- a crash (even kill -9) loses at most the phase (or NREM chunk) in progress; the next run resumes
+  after the last checkpoint, and because operations are deterministic (the RNG is seeded from the cycle id and
   phase) the rerun proposes the same writes;
 - ``wake()`` stops the cycle at the next step boundary (between operations), discards the unfinished
   phase and leaves it ``interrupted`` and resumable;
 - ``revert()`` undoes every write of a cycle (through the undo log) and keeps its journal and every
   episode;
-- a dry run executes the phases and applies nothing.
+- a dry run executes the phases and applies nothing;
+- NREM consumes the intake chunk by chunk; a cycle whose budget runs out ends ``partial`` and the
+  episodes it did not reach stay in the backlog (:mod:`oneiro.dream.backlog`) for the next cycle;
+- every operation runs behind :mod:`oneiro.dream.boundary`: an episode it cannot process is left
+  out of it and journaled, never fatal.
 
 A second cycle on a store where one is running is refused, naming the running one.
 """
@@ -33,17 +37,20 @@ import numpy as np
 
 from oneiro.backends.embedder import Embedder
 from oneiro.config import Config
+from oneiro.dream import backlog
+from oneiro.dream import checkpoint as checkpoints
+from oneiro.dream.boundary import run_guarded
 from oneiro.dream.budget import CycleBudget, PhaseBudget, phase_split
 from oneiro.dream.phase import PHASE_ORDER, Context, Operation, Outcome, PhaseName
 from oneiro.dream.report import CycleReport, PhaseReport
-from oneiro.dream.snapshot import StoreSnapshot, load_new_episodes
+from oneiro.dream.snapshot import StoreSnapshot
 from oneiro.dream.writes import Writes
 from oneiro.errors import CycleRunning, CycleStateError, UnknownCycle
 from oneiro.events import EventBus
 from oneiro.gate import DRY_RUN_CYCLE, adopt_mode
 from oneiro.index import VectorIndex
-from oneiro.model import Mode, Tier
-from oneiro.store.cycles import CycleRow
+from oneiro.model import Episode, Mode, Tier
+from oneiro.store.cycles import RETURNED_STATUSES, CycleRow
 from oneiro.store.protocol import Store
 
 Phases = Mapping[PhaseName, Sequence[Operation]]
@@ -89,12 +96,6 @@ def new_cycle_id(now: float, ordinal: int, from_rowid: int, to_rowid: int) -> st
     RNG is seeded from its id)."""
     digest = hashlib.sha256(f"{now!r}:{ordinal}:{from_rowid}:{to_rowid}".encode()).hexdigest()[:6]
     return f"c-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(now))}-{digest}"
-
-
-def consolidated_rowid(store: Store) -> int:
-    """Highest episode rowid a completed, unreverted cycle has consolidated (derived, not stored)."""
-    done = store.cycles_with_status("completed")
-    return max((int(c.checkpoint.get("to_rowid", 0)) for c in done), default=0)
 
 
 class DreamEngine:
@@ -175,16 +176,21 @@ class DreamEngine:
         cycle_id = DRY_RUN_CYCLE
         adopt_mode(Mode.DREAM, cycle_id)
         to_rowid = self.store.episode_max_rowid()
-        new = load_new_episodes(self.store, consolidated_rowid(self.store), to_rowid)
+        _, new = backlog.load(self.store, backlog.unconsolidated(self.store, to_rowid))
         report = CycleReport(
             cycle_id, "planned", "dry-run", budget.to_dict(), new_episodes=len(new), dry_run=True
         )
         carry: dict[str, Any] = {}
         split = phase_split(budget.vitality)
-        for phase in PHASE_ORDER:
-            snap = StoreSnapshot(self.store, cycle_id, new, to_rowid, self.embedder.name, self.index)
-            outcome, phase_report = self._run_operations(phase, snap, carry, budget, split, cycle_id)
-            carry.update(outcome.carry)
+        checkpoint = {"to_rowid": to_rowid}
+        for index, phase in enumerate(PHASE_ORDER):
+            snap = self._snapshot(cycle_id, new, checkpoint)
+            phase_budget = self._phase_budget(split[phase] * budget.wall_seconds, split[phase], budget)
+            seed = _seed(cycle_id, phase.value)
+            outcome, phase_report = self._run_operations(
+                phase, snap, carry, phase_budget, cycle_id, index, seed, budget.tier
+            )
+            carry = checkpoints.merge_carry(carry, outcome.carry)
             report.phases.append(phase_report)
         return report
 
@@ -237,10 +243,20 @@ class DreamEngine:
                     return resumed, True
                 for stale in self.store.cycles_with_status("running", "interrupted"):
                     self._fail(stale.id, "abandoned: a new cycle started without resuming it")
-                from_rowid = consolidated_rowid(self.store)
                 to_rowid = self.store.episode_max_rowid()
+                intake = backlog.unconsolidated(self.store, to_rowid)
+                from_rowid = intake[0][0] - 1 if intake else to_rowid
                 cycle_id = new_cycle_id(now, len(self.store.recent_cycles(1_000_000)), from_rowid, to_rowid)
-                checkpoint = {"done": [], "carry": {}, "from_rowid": from_rowid, "to_rowid": to_rowid}
+                checkpoint = {
+                    "done": [],
+                    "carry": {},
+                    "from_rowid": from_rowid,
+                    "to_rowid": to_rowid,
+                    "intake": [list(i) for i in intake],
+                    "consolidated": [],
+                    "through": 0,
+                    "chunk_size": self._chunk_size(),
+                }
                 self.store.create_cycle(cycle_id, now, budget.to_dict(), reason, os.getpid(), checkpoint)
                 self.store.journal_append(
                     now,
@@ -250,6 +266,7 @@ class DreamEngine:
                         "budget": budget.to_dict(),
                         "from_rowid": from_rowid,
                         "to_rowid": to_rowid,
+                        "intake": [list(i) for i in intake],
                     },
                     cycle_id=cycle_id,
                 )
@@ -257,6 +274,13 @@ class DreamEngine:
         row_now = self.store.cycle(cycle_id)
         assert row_now is not None
         return row_now, False
+
+    def _chunk_size(self) -> int:
+        """What the latest returned cycle learnt its budget allows
+        (:func:`oneiro.dream.checkpoint.next_chunk_size`)."""
+        returned = self.store.cycles_with_status(*RETURNED_STATUSES)
+        sizes = [c.checkpoint["next_chunk_size"] for c in returned if "next_chunk_size" in c.checkpoint]
+        return int(sizes[-1]) if sizes else checkpoints.CHUNK_EPISODES
 
     def _finish(self, cycle_id: str, status: str, payload: dict[str, Any]) -> None:
         now = self.clock()
@@ -286,8 +310,9 @@ class DreamEngine:
         carry: dict[str, Any] = dict(checkpoint.get("carry", {}))
         budget = CycleBudget.from_dict(row.budget)
         split = phase_split(budget.vitality)
-        new = load_new_episodes(self.store, int(checkpoint["from_rowid"]), int(checkpoint["to_rowid"]))
+        rowids, new = backlog.load(self.store, checkpoints.intake_of(checkpoint))
         report.new_episodes = len(new)
+        checkpoint["intake_size"] = len(new)
         carried_seconds = 0.0
         for index, phase in enumerate(PHASE_ORDER):
             if phase.value in done:
@@ -295,27 +320,117 @@ class DreamEngine:
             if self._wake.is_set():
                 self._interrupt(row.id, phase, "wake")
             self._progress(row.id, index, phase, "start")
-            snap = StoreSnapshot(
-                self.store, row.id, new, int(checkpoint["to_rowid"]), self.embedder.name, self.index
-            )
-            outcome, phase_report = self._run_operations(
-                phase, snap, carry, budget, split, row.id, extra_seconds=carried_seconds
-            )
-            carried_seconds = max(
-                0.0, split[phase] * budget.wall_seconds + carried_seconds - phase_report.seconds
-            )
-            carry.update(outcome.carry)
+            seconds = split[phase] * budget.wall_seconds + carried_seconds
+            phase_budget = self._phase_budget(seconds, split[phase], budget)
+            if phase in checkpoints.CHUNKED_PHASES:
+                run = self._run_chunked(
+                    row.id, index, phase, (rowids, new), carry, phase_budget, checkpoint, budget.tier
+                )
+                outcome, phase_report, checkpoint = run
+                carry = dict(checkpoint.get("carry", carry))
+            else:
+                through = checkpoints.through(checkpoint, phase, len(new))
+                if phase == PHASE_ORDER[-1]:
+                    carry["backlog"] = checkpoints.backlog_summary(checkpoint, len(new), report.phases)
+                snap = self._snapshot(row.id, new[:through], checkpoint)
+                outcome, phase_report = self._run_operations(
+                    phase, snap, carry, phase_budget, row.id, index, _seed(row.id, phase.value), budget.tier
+                )
+            carried_seconds = max(0.0, seconds - phase_report.seconds)
+            carry = checkpoints.merge_carry(carry, outcome.carry)
             done.append(phase.value)
-            checkpoint = {**checkpoint, "done": done, "carry": carry}
+            ran_out = bool(checkpoint.get("ran_out")) or checkpoints.ran_out_of_budget(phase_report)
+            checkpoint = {**checkpoint, "done": done, "carry": carry, "ran_out": ran_out}
             last = phase == PHASE_ORDER[-1]
-            self._apply(row.id, phase, outcome, phase_report, checkpoint, complete=last)
-            if last and "brief" in outcome.carry:
-                report.brief = outcome.carry["brief"]
+            status = self._status(checkpoint, len(new)) if last else None
+            brief = outcome.carry.get("brief") if last else None
+            record = ("phase", checkpoints.phase_payload(phase_report))
+            self._apply(row.id, phase, outcome.writes, record, checkpoint, status, brief)
+            if last:
+                report.brief = outcome.carry.get("brief")
+                report.status = status or "completed"
+                report.left_episodes = len(new) - checkpoints.through(checkpoint, phase, len(new))
             report.phases.append(phase_report)
             self._progress(row.id, index, phase, "done", did=phase_report.did, writes=phase_report.writes)
-        report.status = "completed"
+
+    @staticmethod
+    def _status(checkpoint: dict[str, Any], intake: int) -> str:
+        """``partial`` when the budget ran out anywhere in the cycle, else ``completed``."""
+        left = intake - int(checkpoint.get("through", intake))
+        return "partial" if left > 0 or checkpoint.get("ran_out") else "completed"
+
+    def _phase_budget(self, seconds: float, share: float, budget: CycleBudget) -> PhaseBudget:
+        return PhaseBudget(seconds, int(share * budget.tokens), limit_tokens=budget.tokens > 0)
+
+    def _snapshot(self, cycle_id: str, new: Sequence[Episode], checkpoint: dict[str, Any]) -> StoreSnapshot:
+        upto = int(checkpoint.get("to_rowid", 0))
+        return StoreSnapshot(self.store, cycle_id, new, upto, self.embedder.name, self.index)
+
+    def _run_chunked(
+        self,
+        cycle_id: str,
+        index: int,
+        phase: PhaseName,
+        intake: tuple[Sequence[int], Sequence[Episode]],
+        carry: dict[str, Any],
+        phase_budget: PhaseBudget,
+        checkpoint: dict[str, Any],
+        tier: Tier,
+    ) -> tuple[Outcome, PhaseReport, dict[str, Any]]:
+        """Run ``phase`` over the intake chunk by chunk, applying and checkpointing each chunk.
+
+        Invariant: a chunk is consolidated whole or not at all. A chunk in which an operation ran
+        out of budget (it left work, or was not reached) is discarded: its proposals are never
+        applied, and its episodes stay in the backlog for the next cycle, which proposes them
+        again from scratch (so nothing is half-done twice, e.g. credit from reverse replay).
+        Progress under a budget too small for one chunk: see :func:`oneiro.dream.checkpoint.next_chunk_size`.
+        """
+        rowids, new = intake
+        through = int(checkpoint.get("through", 0))
+        size = int(checkpoint.get("chunk_size", checkpoints.CHUNK_EPISODES))
+        report = PhaseReport(phase.value, [op.name for op in self.phases.get(phase, ())])
+        starts = list(range(through, len(new), size)) or [through]
+        finished = 0
+        for n, start in enumerate(starts):
+            end = min(start + size, len(new))
+            if self._wake.is_set():
+                self._interrupt(cycle_id, phase, "wake")
+            if phase_budget.exhausted():
+                report.note = f"budget used up after {n} of {len(starts)} chunks"
+                break
+            self._progress(
+                cycle_id, index, phase, "chunk", chunk=n + 1, chunks=len(starts), episodes=end, total=len(new)
+            )
+            snap = self._snapshot(cycle_id, new[start:end], checkpoint)
+            seed = _seed(cycle_id, phase.value if start == 0 else f"{phase.value}:{start}")
+            outcome, part = self._run_operations(
+                phase, snap, carry, phase_budget, cycle_id, index, seed, tier
+            )
+            if checkpoints.ran_out_of_budget(part):
+                why = f"{part.note}; " if part.note else ""
+                report.note = f"{why}budget ran out inside chunk {n + 1} of {len(starts)}: it was discarded"
+                report.left.update(part.left)
+                break
+            finished += 1
+            through, carry = end, checkpoints.merge_carry(carry, outcome.carry)
+            span = [[rowids[start], rowids[end - 1]]] if end > start else []
+            consolidated = backlog.merge([*checkpoint.get("consolidated", []), *span])
+            checkpoint = {**checkpoint, "through": through, "consolidated": consolidated, "carry": carry}
+            payload = {"chunk": n + 1, "episodes": [start, end], **checkpoints.phase_payload(part)}
+            self._apply(cycle_id, phase, outcome.writes, ("phase_chunk", payload), checkpoint, None)
+            checkpoints.accumulate(report, part)
+        if len(new) > through:
+            report.left["episodes"] = len(new) - through
+        checkpoint = {
+            **checkpoint,
+            "next_chunk_size": checkpoints.next_chunk_size(size, finished, len(starts)),
+        }
+        report.seconds = phase_budget.elapsed()
+        return Outcome(), report, checkpoint
 
     def _progress(self, cycle_id: str, index: int, phase: PhaseName, state: str, **extra: Any) -> None:
+        """Publish a ``dream_progress`` event: a phase's ``start`` and ``done``, and within it each
+        ``chunk`` of the intake and each ``operation`` (with ``operation``, ``op_step``, ``ops``)."""
         self.bus.publish(
             "dream_progress",
             cycle_id=cycle_id,
@@ -335,22 +450,26 @@ class DreamEngine:
         phase: PhaseName,
         snap: StoreSnapshot,
         carry: dict[str, Any],
-        budget: CycleBudget,
-        split: dict[PhaseName, float],
+        phase_budget: PhaseBudget,
         cycle_id: str,
-        extra_seconds: float = 0.0,
+        index: int,
+        seed: int,
+        tier: Tier,
     ) -> tuple[Outcome, PhaseReport]:
+        """Run a phase's operations in order over ``snap``, each behind the operation boundary.
+
+        An operation the budget no longer allows is skipped and reported as left, unless it is
+        ``essential`` (admission: no entry may become visible unjudged; the waking brief: the
+        agent must learn what the cycle left), which runs whatever the budget says."""
         operations = list(self.phases.get(phase, ()))
-        seconds = split[phase] * budget.wall_seconds + extra_seconds
-        phase_budget = PhaseBudget(seconds, int(split[phase] * budget.tokens), limit_tokens=budget.tokens > 0)
         ctx = Context(
             cycle_id,
             self.clock(),
-            np.random.default_rng(_seed(cycle_id, phase.value)),
+            np.random.default_rng(seed),
             self.embedder,
             self.config,
             phase_budget,
-            budget.tier,
+            tier,
         )
         total = Outcome(carry={})
         report = PhaseReport(phase.value, [op.name for op in operations])
@@ -361,14 +480,21 @@ class DreamEngine:
         for i, op in enumerate(operations):
             if self._wake.is_set() and cycle_id != DRY_RUN_CYCLE:
                 self._interrupt(cycle_id, phase, "wake")
-            if phase_budget.exhausted():
+            if phase_budget.exhausted() and not getattr(op, "essential", False):
                 report.left[f"operations.{op.name}"] = 1
                 report.note = f"budget share used up after {i} of {len(operations)} operations"
                 continue
+            self._progress(
+                cycle_id, index, phase, "operation", operation=op.name, op_step=i + 1, ops=len(operations)
+            )
             with self.store.snapshot():
-                outcome = op.run(snap, ctx, {**carry, **total.carry})
+                outcome, skipped = run_guarded(
+                    op, snap.with_new, snap.new_episodes, ctx, {**carry, **total.carry}
+                )
             total.writes.extend(outcome.writes)
             total.carry.update(outcome.carry)
+            if skipped:
+                report.did[f"{op.name}.skipped_bad_episodes"] = len(skipped)
             for key, value in outcome.did.items():
                 report.did[f"{op.name}.{key}"] = value
             for key, value in outcome.left.items():
@@ -392,14 +518,14 @@ class DreamEngine:
         self,
         cycle_id: str,
         phase: PhaseName,
-        outcome: Outcome,
-        report: PhaseReport,
+        writes: Writes,
+        record: tuple[str, dict[str, Any]],
         checkpoint: dict[str, Any],
-        *,
-        complete: bool,
+        status: str | None,
+        brief: dict[str, Any] | None = None,
     ) -> None:
-        """One transaction: the phase's writes, its journal records, the checkpoint."""
-        writes = outcome.writes
+        """One transaction: the writes, their journal records (``record`` is the phase's or the
+        chunk's own), the checkpoint, and, for the last phase, the brief and the final ``status``."""
         matrix = self._vectors(writes)
         now = self.clock()
         with self.store.transaction() as conn:
@@ -416,22 +542,11 @@ class DreamEngine:
                 playbook_rows.credit(conn, credit.item_id, credit.helpful, credit.harmful, cycle_id)
             for note in writes.notes:
                 self.store.journal_append(now, note.kind, note.payload, cycle_id=cycle_id, phase=phase.value)
-            payload = {
-                "operations": report.operations,
-                "did": report.did,
-                "left": report.left,
-                "writes": report.writes,
-                "seconds": round(report.seconds, 4),
-                "note": report.note,
-            }
-            self.store.journal_append(now, "phase", payload, cycle_id=cycle_id, phase=phase.value)
-            if complete and "brief" in outcome.carry:
-                self.store.journal_append(
-                    now, "brief", outcome.carry["brief"], cycle_id=cycle_id, phase=phase.value
-                )
+            self.store.journal_append(now, record[0], record[1], cycle_id=cycle_id, phase=phase.value)
+            if brief is not None:
+                self.store.journal_append(now, "brief", brief, cycle_id=cycle_id, phase=phase.value)
             self.store.update_cycle(cycle_id, checkpoint=checkpoint, phase=phase.value, heartbeat=now)
-            if complete:
-                self.store.update_cycle(cycle_id, status="completed", ended_at=now)
-                self.store.journal_append(
-                    now, "cycle_completed", {"phases": checkpoint["done"]}, cycle_id=cycle_id
-                )
+            if status is not None:
+                self.store.update_cycle(cycle_id, status=status, ended_at=now)
+                payload = {"phases": checkpoint["done"], "left_episodes": checkpoints.left(checkpoint)}
+                self.store.journal_append(now, f"cycle_{status}", payload, cycle_id=cycle_id)

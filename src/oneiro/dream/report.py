@@ -19,6 +19,9 @@ class PhaseReport:
 
 @dataclass
 class CycleReport:
+    """A cycle's outcome. ``status`` is ``completed``, ``partial`` (the budget ran out: see
+    ``left_episodes`` and each phase's ``left``), ``interrupted``, or ``planned`` for a dry run."""
+
     cycle_id: str
     status: str
     reason: str
@@ -29,6 +32,8 @@ class CycleReport:
     resumed: bool = False
     brief: dict[str, Any] | None = None
     seconds: float = 0.0
+    #: New episodes the cycle did not reach (budget): still unconsolidated, the next cycle's first.
+    left_episodes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

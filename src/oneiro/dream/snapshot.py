@@ -15,16 +15,9 @@ import numpy as np
 
 from oneiro.index import Filter, VectorIndex
 from oneiro.model import Entry, Episode, Provenance
+from oneiro.store import scored
+from oneiro.store.cycles import RETURNED_STATUSES
 from oneiro.store.protocol import Store
-
-
-def load_new_episodes(store: Store, from_rowid: int, to_rowid: int) -> list[Episode]:
-    """Awake episodes with ``from_rowid < rowid <= to_rowid``, in recording order."""
-    return [
-        ep
-        for rowid, ep in store.episodes_since(from_rowid)
-        if rowid <= to_rowid and ep.provenance == Provenance.AWAKE
-    ]
 
 
 class StoreSnapshot:
@@ -49,6 +42,10 @@ class StoreSnapshot:
     @property
     def cycle_id(self) -> str:
         return self._cycle_id
+
+    def with_new(self, new: Sequence[Episode]) -> StoreSnapshot:
+        """The same view with other new episodes (the operation boundary leaves bad ones out)."""
+        return StoreSnapshot(self._store, self._cycle_id, new, self._max_rowid, self._model, self._index)
 
     @property
     def new_episodes(self) -> Sequence[Episode]:
@@ -103,6 +100,23 @@ class StoreSnapshot:
 
     def entries_citing(self, episode_ids: Sequence[str]) -> dict[str, list[str]]:
         return self._store.entries_citing(list(episode_ids))
+
+    def episodes_scored_below(
+        self, scorer: str, version: int, limit: int, after_rowid: int = 0
+    ) -> list[tuple[int, Episode]]:
+        """Stored awake episodes (up to the cycle's rowid) whose score record names ``scorer`` at
+        a version below ``version``, with their rowids, oldest first, after ``after_rowid``."""
+        with self._store.snapshot() as conn:
+            return scored.below(conn, scorer, version, after_rowid, self.max_rowid, limit)
+
+    def previous_carry(self, key: str) -> Any:
+        """What the latest returned cycle carried under ``key`` (None if none did): how an
+        operation resumes work it spreads over cycles, e.g. re-scoring's place in a long history.
+        A reverted cycle is not returned, so reverting it takes the place back too."""
+        for cycle in reversed(self._store.cycles_with_status(*RETURNED_STATUSES)):
+            if cycle.id != self._cycle_id and key in cycle.checkpoint.get("carry", {}):
+                return cycle.checkpoint["carry"][key]
+        return None
 
     def playbook_items(self) -> list[Any]:
         """The active playbook's items."""

@@ -1,7 +1,9 @@
 """Cycle rows: one per dream, with its status, current phase and last checkpoint.
 
-Status moves ``running`` -> ``completed`` (RETURN made its view active), or ``running`` ->
-``interrupted`` (woken; resumable) / ``failed``; any of them -> ``reverted``.
+Status moves ``running`` -> ``completed`` (RETURN made its view active), ``running`` -> ``partial``
+(RETURN made its view active, but the budget ran out first: part of its backlog is left for the next
+cycle), or ``running`` -> ``interrupted`` (woken; resumable) / ``failed``; any of them ->
+``reverted``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from oneiro.store import meta
+
+#: Statuses of a cycle whose view is active: its entries are visible and what it consolidated
+#: counts as consolidated.
+RETURNED_STATUSES: tuple[str, ...] = ("completed", "partial")
+#: The same, as an SQL list for ``status IN (...)``.
+RETURNED_SQL = "(" + ", ".join(f"'{s}'" for s in RETURNED_STATUSES) + ")"
 
 
 @dataclass(frozen=True)

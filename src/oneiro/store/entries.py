@@ -10,7 +10,7 @@ from typing import Any
 
 from oneiro.errors import InvalidInput
 from oneiro.model import Entry, EntryStatus, Provenance, Tier, canonical_json
-from oneiro.store import undo
+from oneiro.store import cycles, undo
 
 COLUMNS = (
     "id, kind, text, data, keys, provenance, tier, cycle_id, confidence, status, created_at, "
@@ -203,7 +203,7 @@ def visible(conn: sqlite3.Connection, ids: Iterable[str], floor: float) -> set[s
         rows = conn.execute(
             f"SELECT e.id FROM entries e LEFT JOIN cycles c ON c.id = e.cycle_id "
             f"WHERE e.id IN ({marks}) AND e.status IN ('active', 'validated', 'staged') "
-            "AND e.confidence >= ? AND (e.cycle_id IS NULL OR c.status = 'completed')",
+            f"AND e.confidence >= ? AND (e.cycle_id IS NULL OR c.status IN {cycles.RETURNED_SQL})",
             [*chunk, floor],
         )
         out.update(r["id"] for r in rows)

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 from oneiro.model import Entry
 from oneiro.store import entries
+from oneiro.store.cycles import RETURNED_SQL
 from oneiro.store.episodes import party_of
 
 #: Entries of a cycle count only once RETURN has made the cycle's view active.
-_RETURNED = "(cycle_id IS NULL OR cycle_id IN (SELECT id FROM cycles WHERE status = 'completed'))"
+_RETURNED = f"(cycle_id IS NULL OR cycle_id IN (SELECT id FROM cycles WHERE status IN {RETURNED_SQL}))"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 from oneiro.dream.writes import Prediction
 from oneiro.model import canonical_json
 from oneiro.store import undo
+from oneiro.store.cycles import RETURNED_SQL
 
 OPEN = "open"
 
@@ -67,7 +68,7 @@ def select(conn: sqlite3.Connection, status: str | None = None) -> list[Predicti
     cycle started."""
     sql = (
         "SELECT p.*, COALESCE(c.started_at, 0) AS made_at FROM predictions p "
-        "LEFT JOIN cycles c ON c.id = p.cycle_id WHERE (p.cycle_id IS NULL OR c.status = 'completed')"
+        f"LEFT JOIN cycles c ON c.id = p.cycle_id WHERE (p.cycle_id IS NULL OR c.status IN {RETURNED_SQL})"
     )
     params: list[Any] = []
     if status is not None:

@@ -28,8 +28,10 @@ from oneiro.dream.phase import Context, Outcome, Snapshot
 from oneiro.dream.writes import EntryUpdate, Note, Writes
 from oneiro.model import Entry, EntryStatus, Provenance, Tier
 
-#: Kinds that only restate their sources (NREM's extractive consolidation).
-EXTRACTIVE_KINDS = frozenset({"keys", "context", "topic", "summary"})
+#: Kinds that only restate their sources (NREM's extractive consolidation), or compute from them
+#: alone: a ``rescore`` is a registered scorer applied to inputs its episode recorded, so nothing
+#: awake could confirm it further (see :mod:`oneiro.dream.ops.rescoring`).
+EXTRACTIVE_KINDS = frozenset({"keys", "context", "topic", "summary", "rescore"})
 #: Extractive kinds made one per episode: a re-run yields the same id, so no duplicate check.
 PER_EPISODE_KINDS = frozenset({"keys", "context"})
 #: Entry ids per IN (...) query.
@@ -45,8 +47,13 @@ def normalise(text: str) -> str:
 
 
 class Admission:
+    """Judges every entry of the cycle. ``essential``: the cycle runs it whatever the budget says,
+    and it never stops early, because an entry it did not judge would become visible unjudged
+    when the cycle returns (a poisoned one unquarantined)."""
+
     name = "admission"
     tier = Tier.T0
+    essential = True
 
     def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
         mine = snap.entries_where("cycle_id = ?", (ctx.cycle_id,))
@@ -55,18 +62,13 @@ class Admission:
         lc = ctx.config.lifecycle
         writes, report = Writes(), _Report()
         for entry in mine:
-            if ctx.budget.exhausted():
-                report.left += 1
-                continue
             change = _judge(entry, known, awake, lc, report)
             if change:
                 writes.updates.append(EntryUpdate(entry.id, change[0], change[1]))
         dup_updates = _duplicates(snap, ctx, [e for e in mine if e.id not in report.rejected_ids], report)
         writes.updates.extend(dup_updates)
         writes.notes.append(Note("admission", report.as_dict()))
-        return Outcome(
-            writes, carry={"admission": report.as_dict()}, did=report.counts(), left={"entries": report.left}
-        )
+        return Outcome(writes, carry={"admission": report.as_dict()}, did=report.counts())
 
     def _awake_sources(self, snap: Snapshot, mine: Sequence[Entry]) -> set[str]:
         """Sources that are awake episodes: only these ground an extractive entry (an entry
@@ -90,7 +92,6 @@ class Admission:
 class _Report:
     def __init__(self) -> None:
         self.checked = 0
-        self.left = 0
         self.quarantined: list[dict[str, Any]] = []
         self.rejected: list[dict[str, str]] = []
         self.rejected_ids: set[str] = set()

@@ -12,11 +12,24 @@ from typing import Any
 from oneiro.dream.phase import Context
 from oneiro.model import Entry, EntryStatus, Episode, Provenance, entry_id
 
+#: What an episode whose ``ts`` is no calendar instant is labelled with, instead of a date.
+UNDATED = "undated"
+
+
+def calendar_time(ts: float) -> datetime | None:
+    """``ts`` (seconds, UTC) as a naive UTC datetime; None when it is no instant a calendar can
+    name (not finite, before year 1 or after 9999, beyond the platform's time_t). Stored episodes
+    may hold any float, and one that cannot be dated must still be consolidated."""
+    try:
+        return datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError, TypeError):
+        return None
+
 
 def day_label(ts: float) -> str:
-    """'8 May 2023', the form people (and questions) use."""
-    dt = datetime.fromtimestamp(ts, UTC)
-    return f"{dt.day} {dt:%B %Y}"
+    """'8 May 2023', the form people (and questions) use; :data:`UNDATED` when ``ts`` has no date."""
+    dt = calendar_time(ts)
+    return UNDATED if dt is None else f"{dt.day} {dt:%B %Y}"
 
 
 def say(ep: Episode) -> str:

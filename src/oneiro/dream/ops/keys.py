@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from oneiro.dream.ops.extractive import day_label, extractive_entry
+from oneiro.dream.ops.extractive import calendar_time, day_label, extractive_entry
 from oneiro.dream.ops.perspective import third_person
 from oneiro.dream.ops.temporal import normalise
 from oneiro.dream.phase import Context, Outcome, Snapshot
@@ -114,7 +114,8 @@ class KeyExpansion:
         resolved = "".join(f" [{m.expression} = {day_label_iso(m.date)}]" for m in mentions)
         names = entities(ep.text, speakers)
         date_words = [w for m in mentions for w in m.words]
-        keys = [ep.actor, addressee or "", day_label(ep.ts), *names, *kw, *date_words]
+        dated = calendar_time(ep.ts) is not None
+        keys = [ep.actor, addressee or "", day_label(ep.ts) if dated else "", *names, *kw, *date_words]
         data = {
             "dates": [
                 {"expression": m.expression, "date": m.date, "granularity": m.granularity} for m in mentions

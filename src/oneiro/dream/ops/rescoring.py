@@ -4,15 +4,25 @@ A decision episode may record how its outcome was scored (``data["score"] = {"sc
 "value", "inputs"}``, see :mod:`oneiro.scoring`). When the registry holds a newer version of that
 scorer, this operation computes the new value from the recorded inputs and proposes a ``rescore``
 entry citing the episode, with the old and new values and both versions. Nothing is re-run in the
-world and the episode is never touched (episodes are immutable); the entry only restates what the
-recorded inputs give under a function the user registered, so it is extractive.
+world and the episode is never touched (episodes are immutable).
 
-Which episodes: this cycle's new ones, plus, when the snapshot can list them
-(:class:`ScoredView`), the stored episodes scored by an older version than the current one, which is
-what makes re-scoring useful once the scorer changes after the episodes were consolidated. An
-episode already re-scored to the current version by an earlier cycle is skipped, so the operation
-is idempotent across cycles. Malformed score records, unknown scorers and scorers that fail or
-return a non-finite value on the recorded inputs are skipped and counted in a Note.
+Why it is admitted ``active`` (an extractive kind, see :mod:`oneiro.dream.ops.admission`) and not
+staged with an evidence test: the entry is a derived computation over recorded facts, a function the
+user registered applied to inputs recorded awake. It asserts nothing a later episode could confirm
+or refute (the same inputs give the same value every time), so a test could never be met and a
+staged re-score could only expire; what grounds it is its source episode, which admission checks.
+A re-score that leaves the value unchanged states nothing new and is not made (counted as
+``unchanged``).
+
+Which episodes: this cycle's new ones, plus, when the snapshot can list them (:class:`ScoredView`),
+the stored episodes scored by an older version than the current one, which is what makes re-scoring
+useful once the scorer changes after the episodes were consolidated. That history is read
+:data:`BACKLOG_PER_SCORER` at a time in rowid order; the place reached is carried
+(``carry["rescoring_cursor"]``, per scorer and version) and picked up by the next chunk and the next
+cycle, so a long history is spread over cycles and never re-read. An episode already re-scored to
+the current version by an earlier cycle is skipped, so the operation is idempotent across cycles.
+Malformed score records, unknown scorers and scorers that fail or return a non-finite value on the
+recorded inputs are skipped and counted in a Note.
 """
 
 from __future__ import annotations
@@ -33,12 +43,21 @@ from oneiro.scoring import REGISTRY, Scorer, ScoringRegistry
 BACKLOG_PER_SCORER = 1_000
 
 
+#: Two values closer than this (relative) are the same score: floating-point noise is no change.
+UNCHANGED_REL_TOL = 1e-12
+CURSOR = "rescoring_cursor"
+
+
 @runtime_checkable
 class ScoredView(Protocol):
     """A snapshot that can list stored episodes whose score record names ``scorer`` at a version
-    below ``version`` (an indexed query, not a scan in Python)."""
+    below ``version``, after a rowid (one query in the store, not a scan in Python), and read what
+    the latest returned cycle carried."""
 
-    def episodes_scored_below(self, scorer: str, version: int, limit: int) -> list[Episode]: ...
+    def episodes_scored_below(
+        self, scorer: str, version: int, limit: int, after_rowid: int = 0
+    ) -> list[tuple[int, Episode]]: ...
+    def previous_carry(self, key: str) -> Any: ...
 
 
 def score_record(ep: Episode) -> dict[str, Any] | None:
@@ -65,28 +84,41 @@ class Rescoring:
         self.registry = registry
 
     def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
-        candidates = self._candidates(snap)
+        candidates, cursor = self._candidates(snap, carry)
         done = self._already_rescored(snap, candidates)
         writes, skipped = Writes(), Counter[str]()
         for n, ep in enumerate(candidates):
             if ctx.budget.exhausted():
-                return self._finish(writes, skipped, left=len(candidates) - n)
+                return self._finish(writes, skipped, cursor, left=len(candidates) - n)
             entry, why = self._rescore(ctx, ep, done)
             if entry is not None:
                 writes.entries.append(entry)
             elif why:
                 skipped[why] += 1
-        return self._finish(writes, skipped)
+        return self._finish(writes, skipped, cursor)
 
-    def _candidates(self, snap: Snapshot) -> list[Episode]:
+    def _candidates(self, snap: Snapshot, carry: dict[str, Any]) -> tuple[list[Episode], dict[str, Any]]:
+        """This cycle's scored episodes and the next page of each scorer's older history, with the
+        cursor that page leaves."""
         found = {e.id: e for e in snap.new_episodes if "score" in e.data}
+        cursor: dict[str, Any] = {}
         if isinstance(snap, ScoredView):
+            start = carry.get(CURSOR) or snap.previous_carry(CURSOR) or {}
             for name in self.registry.names():
                 scorer = self.registry.current(name)
-                if scorer is not None and scorer.version > 1:
-                    for ep in snap.episodes_scored_below(name, scorer.version, BACKLOG_PER_SCORER):
-                        found.setdefault(ep.id, ep)
-        return sorted(found.values(), key=lambda e: (e.ts, e.id))
+                if scorer is None or scorer.version <= 1:
+                    continue
+                mark = start.get(name) if isinstance(start, dict) else None
+                after = (
+                    int(mark["after"])
+                    if isinstance(mark, dict) and mark.get("version") == scorer.version
+                    else 0
+                )
+                page = snap.episodes_scored_below(name, scorer.version, BACKLOG_PER_SCORER, after)
+                for _, ep in page:
+                    found.setdefault(ep.id, ep)
+                cursor[name] = {"version": scorer.version, "after": page[-1][0] if page else after}
+        return sorted(found.values(), key=lambda e: (e.ts, e.id)), cursor
 
     @staticmethod
     def _already_rescored(snap: Snapshot, episodes: Sequence[Episode]) -> set[tuple[str, str, int]]:
@@ -115,15 +147,17 @@ class Rescoring:
         if (ep.id, scorer.name, scorer.version) in done:
             return None, "already_rescored"
         try:
-            value = scorer(rec["inputs"])
+            value = float(scorer(rec["inputs"]))
         except Exception:  # a user's scorer failing on old inputs must not stop the dream
             return None, "scorer_failed"
-        if not math.isfinite(value):
+        if not math.isfinite(value) or not math.isfinite(value - rec["value"]):
             return None, "scorer_failed"
+        if math.isclose(value, rec["value"], rel_tol=UNCHANGED_REL_TOL, abs_tol=0.0):
+            return None, "unchanged"
         return rescore_entry(ctx, ep, rec, scorer, value), ""
 
     @staticmethod
-    def _finish(writes: Writes, skipped: Counter[str], *, left: int = 0) -> Outcome:
+    def _finish(writes: Writes, skipped: Counter[str], cursor: dict[str, Any], *, left: int = 0) -> Outcome:
         payload = {
             "rescored": [
                 {k: e.data[k] for k in ("scorer", "old_version", "version", "old", "new")}
@@ -135,6 +169,7 @@ class Rescoring:
         writes.notes.append(Note("rescoring", payload))
         return Outcome(
             writes,
+            carry={CURSOR: cursor} if cursor else {},
             did={"rescored": len(writes.entries), "skipped": sum(skipped.values())},
             left={"episodes": left} if left else {},
         )

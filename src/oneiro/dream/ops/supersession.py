@@ -12,6 +12,11 @@ new episodes themselves):
   ``text_support`` test, and the earlier statement's ``keys`` entry gets ``valid_to`` (it may have
   stopped being true) without losing its status: a dream's judgement waits for awake confirmation.
 
+A supersession hypothesis has a stable identity (:func:`identity`: the speaker and the two
+statements, normalised), so the same update said again, or the same older statement recorded
+twice, is proposed once: never while an equal hypothesis is staged, validated or active in the
+store, nor twice in one cycle (or chunk).
+
 ``KeyExpansion`` runs before this and carries the keys entry of each new episode in
 ``carry["keys_entries"]``; older episodes' keys entries are read from the snapshot.
 """
@@ -26,7 +31,7 @@ import numpy as np
 from oneiro.dream.phase import Context, Outcome, Snapshot
 from oneiro.dream.writes import EntryUpdate, Writes
 from oneiro.index import top_n_within
-from oneiro.model import Entry, EntryStatus, Episode, Provenance, Tier, entry_id
+from oneiro.model import Entry, EntryStatus, Episode, Provenance, Tier, content_hash, entry_id
 
 #: Earlier episodes compared with each new one.
 CANDIDATES = 6
@@ -35,6 +40,34 @@ UPDATE_CUES = re.compile(
     re.IGNORECASE,
 )
 _VALUE = re.compile(r"\b(?:\d[\d.,:%-]*|[A-Z][\w-]*|[a-z]+(?:-[a-z0-9]+)+)\b")
+
+
+#: Statuses in which a hypothesis is still live: an equal one is not proposed again.
+LIVE = ("staged", "validated", "active")
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def identity(actor: str, newer: str, older: str) -> str:
+    """What makes two supersession hypotheses the same claim: who said it, what now replaces what."""
+    return content_hash(["supersession", actor, _norm(newer), _norm(older)])
+
+
+def entry_identity(entry: Entry) -> str:
+    """The identity of a stored hypothesis; read from its data, or (entries made before identities
+    were recorded) recomputed from its speaker and its text's two quoted statements."""
+    known = entry.data.get("identity")
+    if isinstance(known, str):
+        return known
+    match = _UPDATE_TEXT.fullmatch(entry.text)
+    if match is None:
+        return content_hash(["supersession-text", _norm(entry.text)])
+    return identity(entry.keys[0] if entry.keys else "", match.group(1), match.group(2))
+
+
+_UPDATE_TEXT = re.compile(r'Update: "(.*)" replaces "(.*)"', re.DOTALL)
 
 
 def values(text: str) -> set[str]:
@@ -59,6 +92,12 @@ class Supersession:
         keys_of: dict[str, str] = dict(carry.get("keys_entries", {}))
         writes = Writes()
         merged = updates = 0
+        live = {
+            entry_identity(e)
+            for e in snap.entries_where(
+                f"kind = 'supersession' AND status IN ({','.join('?' * len(LIVE))})", LIVE
+            )
+        }
         candidates = self._candidates(snap, new, vectors)
         for i, ep in enumerate(new):
             if ctx.budget.exhausted():
@@ -71,7 +110,7 @@ class Supersession:
                 if sim >= ctx.config.nrem.duplicate_similarity:
                     merged += self._merge(snap, ctx, older, ep, keys_of, writes)
                 elif sim >= ctx.config.nrem.supersede_similarity and is_update(ep, older):
-                    updates += self._update(snap, ctx, older, ep, sim, keys_of, writes)
+                    updates += self._update(snap, ctx, older, ep, sim, keys_of, writes, live)
         return Outcome(writes, did={"merged": merged, "updates": updates})
 
     def _candidates(
@@ -138,13 +177,21 @@ class Supersession:
         sim: float,
         keys_of: dict[str, str],
         writes: Writes,
+        live: set[str],
     ) -> int:
+        """Propose that ``newer`` replaces ``older``, unless an equal hypothesis is live (``live``
+        grows with each proposal, so one cycle never proposes the same claim twice)."""
+        key = identity(newer.actor, newer.text, older.text)
+        if key in live:
+            return 0
+        live.add(key)
         text = f'Update: "{newer.text}" replaces "{older.text}"'
         data = {
             "newer": newer.id,
             "older": older.id,
             "similarity": round(sim, 4),
             "test": {"type": "text_support"},
+            "identity": key,
         }
         sources = (newer.id, older.id)
         hypothesis = Entry(

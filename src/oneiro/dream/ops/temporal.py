@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import MAXYEAR, MINYEAR, date, datetime
 from functools import lru_cache
 
 import dateparser
+
+from oneiro.dream.ops.extractive import calendar_time
 
 _NUM = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of|couple of|few)"
 _UNIT = r"(?:day|week|month|year|weekend)s?"
@@ -79,8 +81,17 @@ def _granularity(expr: str) -> str:
     return "day"
 
 
+def _iso(year: int, month: int, day: int) -> str | None:
+    """The ISO date, or None when it lies outside the calendar (year 0, year 10000)."""
+    if not MINYEAR <= year <= MAXYEAR:
+        return None
+    return date(year, month, day).isoformat()
+
+
 @lru_cache(maxsize=4096)
 def _resolve(expr: str, base_iso: str) -> str | None:
+    """The date ``expr`` means, said at ``base_iso``; None when it does not resolve, including
+    when it would fall off the calendar ("tomorrow" said on 31 December 9999)."""
     base = datetime.fromisoformat(base_iso)
     low = expr.lower()
     for season, month in SEASONS.items():
@@ -88,17 +99,24 @@ def _resolve(expr: str, base_iso: str) -> str | None:
             year = (
                 base.year - 1 if low.startswith("last") else base.year + (1 if low.startswith("next") else 0)
             )
-            return f"{year:04d}-{month:02d}-01"
+            return _iso(year, month, 1)
     settings = {**_SETTINGS_PAST, "RELATIVE_BASE": base}
     if low.startswith("next") or low in {"tomorrow", "tonight", "today"}:
         settings["PREFER_DATES_FROM"] = "future"
-    parsed = dateparser.parse(_rewrite(expr), languages=["en"], settings=settings)
-    return None if parsed is None else parsed.date().isoformat()
+    try:
+        parsed = dateparser.parse(_rewrite(expr), languages=["en"], settings=settings)
+    except (OverflowError, ValueError):  # date arithmetic past year 1 or 9999
+        return None
+    return None if parsed is None else _iso(parsed.year, parsed.month, parsed.day)
 
 
 def normalise(text: str, ts: float) -> list[DateMention]:
-    """Every relative expression in ``text`` that resolves against ``ts`` (seconds, UTC)."""
-    base_iso = datetime.fromtimestamp(ts, UTC).replace(tzinfo=None).isoformat(timespec="minutes")
+    """Every relative expression in ``text`` that resolves against ``ts`` (seconds, UTC); none
+    when ``ts`` is no calendar instant (nothing to resolve against)."""
+    base = calendar_time(ts)
+    if base is None:
+        return []
+    base_iso = base.isoformat(timespec="minutes")
     out: list[DateMention] = []
     seen: set[str] = set()
     for match in PATTERN.finditer(text):

@@ -44,8 +44,12 @@ def describe_test(test: Any) -> str:
 
 
 class WakingBrief:
+    """Composes the brief. ``essential``: it runs whatever the budget says, since a cycle that ran
+    out of budget must still tell the agent what it left."""
+
     name = "waking_brief"
     tier = Tier.T0
+    essential = True
 
     def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
         mine = snap.entries_where("cycle_id = ?", (ctx.cycle_id,))
@@ -104,9 +108,40 @@ def compose(
         "predictions": list(carry.get("predictions", [])),
         "threats": list(threats) if threats is not None else [],
         "threats_note": None if threats is not None else NO_THREATS,
+        "backlog": _backlog(carry.get("backlog")),
     }
     brief["markdown"] = render(brief)
     return brief
+
+
+def _backlog(raw: Any) -> dict[str, Any]:
+    """What the cycle set out to consolidate and what it left (the cycle carries it in)."""
+    raw = raw if isinstance(raw, dict) else {}
+    intake = int(raw.get("intake", 0))
+    consolidated = int(raw.get("consolidated", intake))
+    return {
+        "intake": intake,
+        "consolidated": consolidated,
+        "left": max(0, intake - consolidated),
+        "ran_out": bool(raw.get("ran_out", False)),
+    }
+
+
+def _render_backlog(backlog: dict[str, Any]) -> list[str]:
+    lines = ["", "## Backlog"]
+    if backlog["left"]:
+        lines.append(
+            f"- the budget ran out: {backlog['consolidated']} of {backlog['intake']} new episodes "
+            f"consolidated, {backlog['left']} left unconsolidated; the next cycle takes them first"
+        )
+    elif backlog["ran_out"]:
+        lines.append(
+            f"- all {backlog['intake']} new episodes consolidated, but the budget ran out before "
+            "every operation finished (see the cycle's report)"
+        )
+    else:
+        lines.append(f"- all {backlog['intake']} new episodes consolidated")
+    return lines
 
 
 def render(brief: dict[str, Any]) -> str:
@@ -138,4 +173,5 @@ def render(brief: dict[str, Any]) -> str:
     ] or ["- none"]
     lines += ["", "## Threats"]
     lines += [f"- {t}" for t in brief["threats"]] or [f"- {brief['threats_note']}"]
+    lines += _render_backlog(brief.get("backlog") or _backlog(None))
     return "\n".join(lines) + "\n"
