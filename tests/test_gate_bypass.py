@@ -123,9 +123,7 @@ def test_pure_code_may_still_call_the_gated_function(gate: Gate, server: Countin
 
 
 # -- refused direct calls are journaled -------------------------------------------------------------
-def test_refused_direct_calls_are_journaled(
-    gate: Gate, store: SQLiteStore, server: CountingServer
-) -> None:
+def test_refused_direct_calls_are_journaled(gate: Gate, store: SQLiteStore, server: CountingServer) -> None:
     send = gate.pipeline("send", effect="effectful")(raw_sender(server))
     gate.register("sneaky", lambda: send("from pure"), effect="pure")
     with gate.dreaming("c1"):
