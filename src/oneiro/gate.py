@@ -23,7 +23,21 @@ store's ``meta`` (key ``mode``), so other processes on the same store see it too
 
 Effectful dispatches (awake or not) are recorded in the immutable ``dispatches`` table; pure ones are
 not (they touch only the store and can be re-derived, and recording them would tax every dream step).
-Every change of the store's mode is journaled as a ``mode_change`` event.
+Every change of the store's mode is journaled as a ``mode_change`` event, and every direct call the
+gate refuses as an ``effect_refused`` event (with the cycle it happened in), so a pipeline that
+tries to act behind the gate's back shows up in ``oneiro journal`` (a dry run records nothing).
+
+What the in-process gate closes, and what it cannot:
+
+- the gated function keeps its name and docstring but not ``__wrapped__``: neither
+  ``inspect.unwrap`` nor the attribute leads back to the raw function;
+- a function registered as effectful cannot also be registered as pure (under any name), nor can
+  anything that reaches its raw function: a ``functools.wraps`` wrapper, a ``functools.partial``, a
+  bound method, a closure or default argument holding it, or a global name the code reads;
+- it cannot stop Python code that holds its own reference to the undecorated function and calls it
+  from a pure pipeline the gate cannot see into (a pipeline that lies about its class), a plain
+  ``subprocess``, or a thread started outside oneiro under ``sleep="concurrent"``.
+  :mod:`oneiro.isolation` (``oneiro dream --isolate``) covers those at the OS level.
 """
 
 from __future__ import annotations
@@ -31,10 +45,14 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import functools
+import inspect
 import json
 import os
+import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+import types
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -44,6 +62,7 @@ from oneiro.errors import (
     ConfigError,
     EffectGateViolation,
     InvalidInput,
+    OneiroError,
     PipelineRegistrationError,
     UnknownPipeline,
 )
@@ -71,9 +90,18 @@ REASON_DREAM_GATE = "dream-mode-effect-gate"
 REASON_ASLEEP = "asleep"
 REASON_SHADOW_FAILED = "shadow-failed"
 REASON_PIPELINE_FAILED = "pipeline-failed"
+#: Journal kind of a direct call the structural gate refused.
+REFUSED_EVENT = "effect_refused"
+#: How deep registration looks through closures, partials and globals for an effectful pipeline's
+#: raw function: enough for a wrapper of a wrapper of a partial; bounded so that registration of a
+#: function with a large object graph stays instant.
+REACH_DEPTH = 4
 
 _MODE: contextvars.ContextVar[Mode] = contextvars.ContextVar("oneiro_mode", default=Mode.AWAKE)
 _CYCLE: contextvars.ContextVar[str | None] = contextvars.ContextVar("oneiro_cycle", default=None)
+
+#: Every gated function any Gate handed out (weakly: a dropped gate's wrappers may go).
+_GATED: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 
 #: Cycles dreaming right now in this process, per store (keyed by :func:`_store_key`).
 _DREAMING: dict[str, list[str]] = {}
@@ -221,6 +249,7 @@ class Gate:
             known = self._pipelines.get(label)
             if known is not None:
                 return _same_or_refuse(known, fn, cls, shadow)
+            self._refuse_effect_under_pure(label, fn, cls)
             guarded = self._guard(label, fn) if cls is Effect.EFFECTFUL else fn
             entry = Pipeline(label, cls, fn, guarded, shadow)
             self._pipelines[label] = entry
@@ -229,22 +258,78 @@ class Gate:
     def _guard(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            self._refuse_if_closed(name)
+            self._refuse_if_closed(name, args, kwargs)
             return fn(*args, **kwargs)
 
+        # functools.wraps points __wrapped__ at the raw function, which would run the effect
+        # ungated (and inspect.unwrap follows it): keep the name and docstring, drop the door.
+        del guarded.__wrapped__
+        _GATED.add(guarded)
         return guarded
 
-    def _refuse_if_closed(self, name: str) -> None:
+    def _refuse_if_closed(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if current_mode() is Mode.DREAM:
+            self._journal_refusal(name, REASON_DREAM_GATE, current_cycle(), args, kwargs)
             raise EffectGateViolation(
                 f"effectful pipeline {name!r} called directly while this context dreams "
                 f"(cycle {current_cycle()}); call gate.dispatch({name!r}, ...) to get its shadow's answer"
             )
         if self._asleep():
+            self._journal_refusal(name, REASON_ASLEEP, self._sleeping_cycle(), args, kwargs)
             raise EffectGateViolation(
                 f"effectful pipeline {name!r} called while the store sleeps (sleep='exclusive'); "
                 "wait for the cycle to end"
             )
+
+    def _journal_refusal(
+        self, name: str, reason: str, cycle_id: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        """Journal a refused direct call (``effect_refused``); a dry run writes nothing.
+
+        The request is identified by its hash only (the arguments are whatever the refused code
+        wanted to send out; the journal is not the place to keep them). Recording must never mask
+        the refusal itself, so a store that cannot take the write (read-only, locked) is skipped.
+        """
+        if cycle_id == DRY_RUN_CYCLE:
+            return
+        try:
+            digest: str | None = request_of(args, kwargs)[1]
+        except InvalidInput:
+            digest = None
+        payload = {
+            "pipeline": name,
+            "reason": reason,
+            "mode": current_mode().value,
+            "sleep": self.sleep,
+            "request_hash": digest,
+            "thread": threading.current_thread().name,
+        }
+        try:
+            self.store.journal_append(self.clock(), REFUSED_EVENT, payload, cycle_id=cycle_id)
+        except (OneiroError, sqlite3.Error):
+            return
+
+    def _sleeping_cycle(self) -> str | None:
+        with _DREAMING_LOCK:
+            cycles = _DREAMING.get(self._key)
+            return cycles[0] if cycles else None
+
+    def _refuse_effect_under_pure(self, name: str, fn: Any, cls: Effect) -> None:
+        """An effect cannot hide under a pure name: refuse a pure pipeline that reaches an
+        effectful pipeline's raw or gated function (itself, or through a wrapper, partial, bound
+        method, closure, default or global), and an effectful one whose function a pure pipeline
+        already reaches. Calling the *gated* function from a pure pipeline's body stays allowed:
+        that call is refused at run time while dreaming."""
+        effectful = [p for p in self._pipelines.values() if p.effect is Effect.EFFECTFUL]
+        if cls is Effect.PURE:
+            for other in effectful:
+                if _reaches(fn, _cores(other.run), through_calls=True) or _reaches(fn, [other.guarded]):
+                    raise PipelineRegistrationError(_hidden_effect(name, other.name))
+            return
+        cores = _cores(fn)
+        for other in self._pipelines.values():
+            if other.effect is Effect.PURE and _reaches(other.run, cores, through_calls=True):
+                raise PipelineRegistrationError(_hidden_effect(other.name, name))
 
     # -- dispatch ---------------------------------------------------------------------------
     def dispatch(self, name: str, /, *args: Any, **kwargs: Any) -> DispatchResult:
@@ -468,6 +553,110 @@ def _same_or_refuse(known: Pipeline, fn: Any, cls: Effect, shadow: Any) -> Pipel
             "pick another name"
         )
     return known
+
+
+def _hidden_effect(pure: str, effectful: str) -> str:
+    return (
+        f"pipeline {pure!r} would run effectful pipeline {effectful!r}'s function as pure; "
+        f"dispatch {effectful!r} instead (an effect cannot be registered under a pure name)"
+    )
+
+
+def _cores(fn: Any) -> list[Any]:
+    """``fn`` and what it wraps (a bound method's function, a partial's function, ``__wrapped__``):
+    reaching any of them runs the same effect."""
+    found: list[Any] = []
+    frontier = [fn]
+    for _ in range(REACH_DEPTH + 1):
+        frontier = [obj for obj in frontier if not any(obj is f for f in found)]
+        found.extend(frontier)
+        frontier = [inner for obj in frontier for inner in _wrapped_by(obj)]
+    return found
+
+
+def _reaches(start: Any, targets: list[Any], *, through_calls: bool = False) -> bool:
+    """Whether one of ``targets`` is ``start`` or is reached from it by wrapping (``__wrapped__``,
+    ``functools.partial``, bound methods); with ``through_calls``, also through what its code
+    holds or names (closure cells, defaults, globals it reads), up to REACH_DEPTH levels.
+
+    A gated function is not looked into: calling it is refused at run time, so holding one is safe
+    (and its closure holds the raw function by design)."""
+    seen: set[int] = set()
+    frontier: list[Any] = [start]
+    for _ in range(REACH_DEPTH + 1):
+        step: list[Any] = []
+        for obj in frontier:
+            if any(obj is t or _same_code(obj, t) for t in targets):
+                return True
+            if id(obj) in seen or _is_gated(obj):
+                continue
+            seen.add(id(obj))
+            step.extend(_wrapped_by(obj))
+            if through_calls:
+                step.extend(_held_by(obj))
+        frontier = step
+    return False
+
+
+def _is_gated(obj: Any) -> bool:
+    try:
+        return obj in _GATED
+    except TypeError:  # not weak-referenceable, so never a gated function
+        return False
+
+
+def _same_code(obj: Any, target: Any) -> bool:
+    """A copy of a raw function (``types.FunctionType(f.__code__, ...)``) shares its code object.
+    Gated functions all share one code object, so for them only identity counts."""
+    if not isinstance(obj, types.FunctionType) or not isinstance(target, types.FunctionType):
+        return False
+    return not _is_gated(target) and obj.__code__ is target.__code__
+
+
+def _wrapped_by(obj: Any) -> Iterable[Any]:
+    if isinstance(obj, types.MethodType):
+        yield obj.__func__
+    if isinstance(obj, functools.partial):
+        yield obj.func
+        yield from (a for a in (*obj.args, *obj.keywords.values()) if callable(a))
+    inner = _plain_attr(obj, "__wrapped__")
+    if callable(inner):
+        yield inner
+
+
+def _held_by(obj: Any) -> list[Any]:
+    if not isinstance(obj, types.FunctionType):
+        call = _plain_attr(type(obj), "__call__")
+        return [call] if isinstance(call, types.FunctionType) else []
+    held: list[Any] = [c.cell_contents for c in obj.__closure__ or () if _cell_filled(c)]
+    held.extend(obj.__defaults__ or ())
+    held.extend((obj.__kwdefaults__ or {}).values())
+    held.extend(obj.__globals__.get(n) for n in _names(obj.__code__) if n in obj.__globals__)
+    return [h for h in held if callable(h)]
+
+
+def _names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
+
+
+def _cell_filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 (an empty cell raises)
+    except ValueError:
+        return False
+    return True
+
+
+def _plain_attr(obj: Any, attr: str) -> Any:
+    """``obj.attr`` without running anything a property or ``__getattr__`` would run."""
+    try:
+        return inspect.getattr_static(obj, attr, None)
+    except Exception:  # a hostile __class__ or __mro__; then there is nothing to follow
+        return None
 
 
 def _store_key(store: Store) -> str:

@@ -5,6 +5,7 @@ Everything the CLI, the HTTP service and the MCP server do goes through these me
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ from oneiro.config import Config, load_config
 from oneiro.dream.budget import CycleBudget
 from oneiro.dream.cycle import DreamEngine
 from oneiro.dream.phases import default_phases
-from oneiro.dream.report import CycleReport, PhaseReport
+from oneiro.dream.report import CycleReport
 from oneiro.errors import InvalidInput
 from oneiro.events import EventBus
 from oneiro.forget import ForgetPlan, Selector
@@ -49,6 +50,7 @@ class Memory:
         self._cache = IndexCache(store, embedder.name, config.lifecycle.confidence_floor)
         self._recaller = Recaller(store, embedder, config, self._cache)
         self.bus = EventBus()
+        self._wake_child = threading.Event()
         self.gate = Gate(store, clock, sleep=config.sleep)
         self.validator = Validator(store, embedder, config)
         self.engine = DreamEngine(
@@ -192,19 +194,16 @@ class Memory:
         return self.engine.run(reason=reason, budget=budget, resume=resume)
 
     def _dream_isolated(self, reason: str, budget: CycleBudget | None) -> CycleReport:
-        from oneiro.isolation import run_isolated
+        from oneiro.dream.isolated import dream_isolated
 
-        if self.store.path == ":memory:":
-            raise InvalidInput(
-                "an in-memory store cannot be shared with an isolated process", field="isolate"
+        # Cleared when the dream ends, not when it starts: a Ctrl-C while the child starts up
+        # must still wake it.
+        try:
+            return dream_isolated(
+                self.store.path, self.config, reason, budget, bus=self.bus, wake=self._wake_child
             )
-        if budget is not None:
-            raise InvalidInput("an isolated dream uses the configured budget", field="budget")
-        data = run_isolated(
-            "oneiro.dream.isolated:dream_in_child", self.store.path, str(self.config.state_dir), reason
-        )
-        phases = [PhaseReport(**p) for p in data.pop("phases")]
-        return CycleReport(**data, phases=phases)
+        finally:
+            self._wake_child.clear()
 
     def should_dream(self) -> Decision:
         """Ask the scheduler whether to dream now (what ``oneiro daemon`` polls)."""
@@ -213,8 +212,10 @@ class Memory:
         return should_dream(state, now, self.config.scheduler, self.config.budget.wall_seconds)
 
     def wake(self) -> None:
-        """Stop a running cycle at its next step boundary; it stays resumable."""
+        """Stop a running cycle at its next step boundary; it stays resumable (an isolated one
+        too: the wake-up is relayed to its process)."""
         self.engine.wake()
+        self._wake_child.set()
 
     def revert(self, cycle_id: str) -> int:
         """Undo everything a cycle wrote; its journal and every episode stay. Returns the number

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from oneiro.dream.ops.poisoning import signatures
 from oneiro.dream.writes import RevisionProposal
 from oneiro.errors import ConfigError, ConstraintViolation, RevisionError
 from oneiro.model import EntryStatus, Provenance, canonical_json, content_hash
+from oneiro.screen import Verdict, screen_label, screen_rule
 from oneiro.store import entries as entry_rows
 from oneiro.store import episodes as episode_rows
 from oneiro.store import journal, meta
@@ -47,6 +49,10 @@ AUTO_DECIDER = "auto-policy"
 #: Hex digits of a revision or item id: 48 bits, ample for one store's playbook.
 REVISION_ID_HEX = 12
 OPS = ("add", "edit", "remove")
+#: Item ids: lowercase letters, digits and '-' (``item-<hex>``, ``correction-<context>``), bounded
+#: so that an id cannot carry a sentence into PLAYBOOK.md.
+MAX_ITEM_ID = 80
+ITEM_ID = re.compile(rf"[a-z0-9][a-z0-9-]{{0,{MAX_ITEM_ID - 1}}}")
 TITLE = "# Playbook\n"
 
 
@@ -207,9 +213,32 @@ def admission_problem(rev: Revision, from_dream: bool) -> str | None:
     found = sorted({s for t in texts for s in signatures(t)})
     if found:
         return f"poisoning signature in revision text: {', '.join(found)}"
+    screened = screen_problem(rev)
+    if screened:
+        return screened
     if from_dream and not rev.evidence:
         return "a dream revision must cite its evidence"
     return None
+
+
+def screen_problem(rev: Revision) -> str | None:
+    """What the rule-text screen (:mod:`oneiro.screen`) refuses in a revision, else None: its text
+    as a rule, its section and string parameters as labels, its item id as an identifier. Every
+    way text enters the playbook (a dream's proposal, a person's, the API) passes here."""
+    checks: list[tuple[str, Verdict]] = []
+    if rev.text or rev.op != "remove":
+        checks.append(("text", screen_rule(rev.text)))
+    if rev.section:
+        checks.append(("section", screen_label(rev.section, exact=True)))
+    checks.extend(
+        (f"params.{key}", screen_label(value, exact=True))
+        for key, value in rev.params.items()
+        if isinstance(value, str)
+    )
+    bad = [f"{where} {verdict.reason()}" for where, verdict in checks if not verdict.ok]
+    if rev.item_id is not None and not ITEM_ID.fullmatch(rev.item_id):
+        bad.append(f"item id {rev.item_id[:MAX_ITEM_ID]!r} is not lowercase letters, digits and '-'")
+    return "; ".join(bad) or None
 
 
 # -- probes -----------------------------------------------------------------------------------
@@ -250,7 +279,10 @@ def _probe_no_item_lost(p: ProbeInput) -> str | None:
 
 def _probe_no_injection(p: ProbeInput) -> str | None:
     found = sorted({s for i in p.candidate for s in signatures(i.text)})
-    return f"poisoning signatures in the candidate: {found}" if found else None
+    if found:
+        return f"poisoning signatures in the candidate: {found}"
+    # Revisions stored before the screen existed meet it here, before they can become active.
+    return screen_problem(p.revision)
 
 
 BUILTIN_PROBES: dict[str, Probe] = {

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from oneiro.cli.common import EmbedderOption, HomeOption, console, open_memory, print_json
@@ -13,14 +24,81 @@ from oneiro.dream.report import CycleReport
 from oneiro.events import Event
 from oneiro.scheduler import Runner
 
+#: Keys of a ``dream_progress`` event that carry progress *inside* a phase (steps done out of a
+#: total), as an operation may publish them; the phase events themselves carry ``step``/``of``.
+INNER_KEYS = (("done", "total"), ("current", "total"), ("index", "count"))
 
-def _progress(event: Event) -> None:
-    p = event.payload
-    if event.kind == "mode_change":
-        console.print(f"[dim]mode -> {p.get('mode')} ({p.get('cycle_id')})[/dim]")
-    elif event.kind == "dream_progress" and p.get("state") == "done":
-        writes = {k: v for k, v in (p.get("writes") or {}).items() if v and "." not in k}
-        console.print(f"  [{p['step']}/{p['of']}] {p['phase'].upper():<12} done  {writes or ''}")
+
+ISOLATE_NOTE = (
+    "dreaming in a sandbox: no network, no unix sockets, no files but the store's (Ctrl-C wakes it)"
+)
+
+
+class DreamProgress:
+    """Live progress of a dream, from the bus's ``mode_change`` and ``dream_progress`` events:
+    a bar over the phases, a second one over the steps inside the running phase when the cycle
+    reports them, and one line per finished phase. The events may come from the cycle's thread or
+    (``--isolate``) from the thread relaying the child's; rich's progress is thread-safe."""
+
+    def __init__(self, out: Console) -> None:
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description:<24}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=out,
+            transient=True,
+        )
+        self.phases: TaskID | None = None
+        self.steps: TaskID | None = None
+
+    def __enter__(self) -> DreamProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, event: Event) -> None:
+        p = event.payload
+        if event.kind == "mode_change":
+            self.progress.console.print(f"[dim]mode -> {p.get('mode')} ({p.get('cycle_id')})[/dim]")
+        elif event.kind == "dream_progress" and isinstance(p.get("phase"), str):
+            self._phase_event(p)
+
+    def _phase_event(self, p: dict[str, Any]) -> None:
+        phase, state = str(p["phase"]).upper(), p.get("state")
+        step, of = _int(p.get("step")), _int(p.get("of"))
+        if self.phases is None:
+            self.phases = self.progress.add_task("dream", total=of or None)
+        if state == "start":
+            self.progress.update(self.phases, description=phase, completed=max(step - 1, 0))
+            self._inner(phase, 0, None)
+        elif state == "done":
+            self.progress.update(self.phases, completed=step)
+            writes = {k: v for k, v in (p.get("writes") or {}).items() if v and "." not in k}
+            self.progress.console.print(f"  [{step}/{of}] {phase:<12} done  {writes or ''}")
+        else:
+            for done_key, total_key in INNER_KEYS:
+                if done_key in p and total_key in p:
+                    self._inner(
+                        f"  {phase} {p.get('operation') or state or ''}".rstrip(),
+                        _int(p[done_key]),
+                        _int(p[total_key]),
+                    )
+                    break
+
+    def _inner(self, description: str, done: int, total: int | None) -> None:
+        if self.steps is None:
+            self.steps = self.progress.add_task(description, total=total, visible=total is not None)
+        self.progress.update(
+            self.steps, description=description, completed=done, total=total, visible=total is not None
+        )
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def print_report(report: CycleReport) -> None:
@@ -43,7 +121,10 @@ def register(app: typer.Typer) -> None:
     def dream(
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan the cycle; write nothing.")] = False,
         isolate: Annotated[
-            bool, typer.Option("--isolate", help="Dream in a process with no network.")
+            bool,
+            typer.Option(
+                "--isolate", help="Dream in a sandbox: no network, no unix sockets, no files but the store's."
+            ),
         ] = False,
         seconds: Annotated[float | None, typer.Option(help="Wall-clock budget in seconds.")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -55,10 +136,12 @@ def register(app: typer.Typer) -> None:
 
         # A bad budget is refused before the store is opened, so it cannot even create one.
         budget = None if seconds is None else CycleBudget(seconds)
-        with open_memory(home, embedder) as memory:
+        with open_memory(home, embedder) as memory, contextlib.ExitStack() as stack:
             if not as_json:
-                memory.bus.subscribe(_progress)
+                memory.bus.subscribe(stack.enter_context(DreamProgress(console)))
             previous = signal.signal(signal.SIGINT, lambda *_: memory.wake())
+            if isolate and not dry_run and not as_json:
+                console.print(f"[dim]{ISOLATE_NOTE}[/dim]")
             try:
                 report = memory.dream(reason="cli", budget=budget, dry_run=dry_run, isolate=isolate)
             finally:

@@ -7,9 +7,11 @@ above-floor knowledge on its own say-so. Admission, revision proposals and valid
 floor, revisions carrying a hit are rejected, and an episode carrying a hit never confirms anything
 (repeating an injection is not evidence for it).
 
-T0 limits: these are patterns, so a paraphrase they do not cover gets through here; the second line
-of defence is structural (dream output needs independent awake confirmation, and revisions under
-the auto policy need validated evidence).
+T0 limits: these are patterns, so a paraphrase they do not cover gets through here. Text that
+becomes playbook rules meets a second, structural screen (:mod:`oneiro.screen`: address, obligation,
+payloads such as URLs and account numbers, form), which does not depend on any phrase list; and
+dream output needs independent awake confirmation, and revisions under the auto policy need
+validated evidence.
 """
 
 from __future__ import annotations

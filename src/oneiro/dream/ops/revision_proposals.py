@@ -10,25 +10,50 @@ Only proposes; a dream never activates a revision (the store's policy decides, a
 Quarantined entries and any text carrying a poisoning signature never become proposals; the store
 rejects such a revision again on its own (defence in depth). Staged entries still below the floor
 are not proposed at all: nothing independent has spoken for them yet.
+
+Text from the world is screened before it becomes rule text (:mod:`oneiro.screen`): a correction's
+context is a label and is used in its normalised form; a heuristic's text is a rule. A context or
+text the screen refuses is *skipped* and journaled (``revision_screened``: the entry, the features
+found and a content hash of the text, never the text itself), not proposed under a neutral hash
+label: a label like ``context 3f2a9c`` tells the person approving the rule nothing they could
+check, and the agent could not tell when it applies; and the text that fails the screen is itself
+a sign that the episodes behind it were written to steer the agent. The correction entry stays in
+the store (staged, with its test), so nothing awake validation needs is lost.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from oneiro.dream.ops.poisoning import signatures
 from oneiro.dream.phase import Context, Outcome, Snapshot
 from oneiro.dream.writes import Note, RevisionProposal, Writes
-from oneiro.model import Entry, Tier
+from oneiro.model import Entry, Tier, content_hash
 from oneiro.playbook import Item, new_item_id
+from oneiro.screen import Verdict, screen_label, screen_rule
 
 CORRECTIONS = "Corrections"
 HEURISTICS = "Heuristics"
 HEURISTIC_KINDS = ("insight", "heuristic", "strategy_fragment")
 #: Significant digits an offset is proposed with: finer than that is noise, not a rule.
 OFFSET_DIGITS = 4
+#: Hex digits of the content hash a screened-out text is journaled by.
+SCREENED_HASH_HEX = 12
+
+
+class Screened(Exception):
+    """An entry whose text (or context) the screen refused; carries the verdict for the journal."""
+
+    def __init__(self, entry: Entry, field: str, raw: str, verdict: Verdict) -> None:
+        super().__init__(verdict.reason())
+        self.note = {
+            "entry": entry.id,
+            "field": field,
+            "refused": list(verdict.refused),
+            "text_sha": content_hash(raw)[:SCREENED_HASH_HEX],
+        }
 
 
 @runtime_checkable
@@ -56,9 +81,14 @@ class ProposeRevisions:
             (ctx.config.lifecycle.confidence_floor, *kinds),
         )
         candidates.sort(key=lambda e: -e.confidence)
-        writes, skipped = Writes(), 0
+        writes, skipped, screened = Writes(), 0, 0
         for entry in candidates:
-            proposal = _proposal(entry, items)
+            try:
+                proposal = _proposal(entry, items)
+            except Screened as refusal:
+                screened += 1
+                writes.notes.append(Note("revision_screened", refusal.note))
+                continue
             if proposal is None:
                 skipped += 1
                 continue
@@ -67,10 +97,10 @@ class ProposeRevisions:
             {"op": p.op, "item": p.item_id, "section": p.section, "text": p.text, "reason": p.reason}
             for p in writes.revisions
         ]
-        writes.notes.append(Note("revision_proposals", {"proposed": summary, "skipped": skipped}))
-        return Outcome(
-            writes, carry={"revisions": summary}, did={"proposed": len(summary), "skipped": skipped}
-        )
+        payload = {"proposed": summary, "skipped": skipped, "screened": screened}
+        writes.notes.append(Note("revision_proposals", payload))
+        did = {"proposed": len(summary), "skipped": skipped, "screened": screened}
+        return Outcome(writes, carry={"revisions": summary}, did=did)
 
 
 def _proposal(entry: Entry, items: dict[str, Item]) -> RevisionProposal | None:
@@ -81,18 +111,28 @@ def _proposal(entry: Entry, items: dict[str, Item]) -> RevisionProposal | None:
     if entry.kind == "correction" and isinstance(test, dict) and test.get("type") == "residual_bias":
         return _correction(entry, test, items, evidence)
     if entry.kind in HEURISTIC_KINDS:
-        item_id = new_item_id(HEURISTICS, entry.text)
+        text = _screened(entry, "text", entry.text, screen_rule)
+        item_id = new_item_id(HEURISTICS, text)
         if item_id in items:
             return None
         reason = f"{entry.kind} {entry.id} confirmed awake ({entry.confirmations} independent)"
-        return RevisionProposal("add", HEURISTICS, entry.text, reason, item_id=item_id, evidence=evidence)
+        return RevisionProposal("add", HEURISTICS, text, reason, item_id=item_id, evidence=evidence)
     return None
+
+
+def _screened(entry: Entry, field: str, raw: str, screen: Callable[[str], Verdict]) -> str:
+    """The normalised text when the screen passes it; raises Screened otherwise."""
+    verdict = screen(raw)
+    if not verdict.ok:
+        raise Screened(entry, field, raw, verdict)
+    return verdict.text
 
 
 def _correction(
     entry: Entry, test: dict[str, Any], items: dict[str, Item], evidence: Sequence[str]
 ) -> RevisionProposal | None:
-    context, bias = str(test.get("context")), float(test.get("bias", 0.0))
+    context = _screened(entry, "context", str(test.get("context")), screen_label)
+    bias = float(test.get("bias", 0.0))
     offset = float(f"{bias:.{OFFSET_DIGITS}g}")
     if offset == 0:
         return None
