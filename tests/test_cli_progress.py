@@ -43,3 +43,20 @@ def test_steps_inside_a_phase_get_their_own_bar() -> None:
         progress(Event("dream_progress", {"phase": "rem", "step": 3, "of": 6, "state": "start"}))
         assert progress.progress.tasks[1].visible is False
         progress(Event("dream_progress", {"phase": "rem", "state": "odd", "done": "x", "total": None}))
+
+
+def test_the_cycles_own_operation_events_drive_the_step_bar(memory: Memory) -> None:
+    memory.record_many([{"text": f"note {n} about the launch", "session": "s1"} for n in range(5)])
+    out = Console(file=io.StringIO(), width=120, force_terminal=False)
+    inner: list[tuple[str, float, float | None]] = []
+    with DreamProgress(out) as progress:
+        memory.bus.subscribe(progress)
+
+        def watch(event: Event) -> None:
+            if event.payload.get("state") == "operation" and progress.steps is not None:
+                task = progress.progress.tasks[1]
+                inner.append((task.description, task.completed, task.total))
+
+        memory.bus.subscribe(watch)
+        memory.dream()
+    assert any("NREM" in d and total and total > 1 for d, _done, total in inner)

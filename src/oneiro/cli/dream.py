@@ -26,7 +26,13 @@ from oneiro.scheduler import Runner
 
 #: Keys of a ``dream_progress`` event that carry progress *inside* a phase (steps done out of a
 #: total), as an operation may publish them; the phase events themselves carry ``step``/``of``.
-INNER_KEYS = (("done", "total"), ("current", "total"), ("index", "count"))
+INNER_KEYS = (
+    ("op_step", "ops"),
+    ("chunk", "chunks"),
+    ("done", "total"),
+    ("current", "total"),
+    ("index", "count"),
+)
 
 
 ISOLATE_NOTE = (
