@@ -32,6 +32,7 @@ stores exactly the bytes that were screened.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -198,6 +199,18 @@ def screen_label(raw: str, limit: int = MAX_LABEL_CHARS, *, exact: bool = False)
     if exact and hidden:
         refused.append("hidden-characters")
     return Verdict(text, tuple(dict.fromkeys(refused)))
+
+
+def quoted_label(raw: str) -> str:
+    """How dream-made text may name a label an episode supplied: its normalised form when the
+    screen passes it, else a neutral reference (a digest of the raw label) that carries none of
+    its words. Evidence tests keep matching on the raw label in the entry's data; only the text
+    an agent reads is protected, so an instruction hidden in a context key never becomes the text
+    of a hypothesis that independent confirmations could validate."""
+    verdict = screen_label(raw)
+    if verdict.ok:
+        return verdict.text
+    return "screened context #" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 def screen_rule(raw: str) -> Verdict:

@@ -40,6 +40,7 @@ from oneiro.dream.ops.replay import decision_key, is_decision
 from oneiro.dream.phase import Context, Outcome, Snapshot
 from oneiro.dream.writes import Note, Writes
 from oneiro.model import Entry, EntryStatus, Episode, Provenance, Tier, entry_id
+from oneiro.screen import quoted_label
 
 #: Smallest group tested: below five a t test has four degrees of freedom or fewer and its
 #: critical value (2.78 at 5%) grows so fast that one lucky pair decides it.
@@ -218,8 +219,9 @@ def _already_proposed(snap: Snapshot, bias: Bias) -> bool:
 
 def correction(ctx: Context, bias: Bias, robust: float) -> Entry:
     """The staged hypothesis: in context ``key`` outcomes run ``bias`` from predictions."""
+    label = quoted_label(bias.key)
     text = (
-        f"In context '{bias.key}', outcomes run {bias.mean:+.3g} from predictions "
+        f"In context '{label}', outcomes run {bias.mean:+.3g} from predictions "
         f"(n={len(bias.ids)}, t={bias.t:.2f}, robust in {robust:.0%} of perturbed replays)."
     )
     data = {
@@ -245,7 +247,7 @@ def correction(ctx: Context, bias: Bias, robust: float) -> Entry:
         cycle_id=ctx.cycle_id,
         confidence=ctx.config.lifecycle.hypothesis_confidence,
         status=EntryStatus.STAGED,
-        keys=(bias.key, "residual bias", "correction"),
+        keys=(label, "residual bias", "correction"),
         data=data,
         created_at=ctx.now,
     )
