@@ -34,6 +34,7 @@ from oneiro.store.journal import Record
 from oneiro.validation import ValidationReport, Validator
 
 Clock = Callable[[], float]
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,11 @@ class Memory:
         """Record a batch: all of it or, on any invalid item, none of it (InvalidInput names it)."""
         return list(self.record_batch(items, lines=lines).episodes)
 
-    def record_batch(self, items: Iterable[Any], *, lines: Sequence[int] | None = None) -> Recorded:
+    def record_batch(
+        self, items: Iterable[Any], *, lines: Sequence[int] | None = None, progress: Progress | None = None
+    ) -> Recorded:
         """:meth:`record_many`, also telling which episodes were new (the rest were stored already).
+        ``progress(done, total)`` is called as the batch is embedded, its slow part.
 
         The episodes and the validation they trigger share one transaction, so a failure anywhere
         (even an unexpected one) leaves the store as it was."""
@@ -99,7 +103,7 @@ class Memory:
         ]
         if not drafts:
             return Recorded((), ())
-        matrix = self.embedder.embed([capture.embedding_text(d) for d in drafts])
+        matrix = self._embed([capture.embedding_text(d) for d in drafts], progress)
         self.store.check_embedder(self.embedder.name, int(matrix.shape[1]))
         recent = self._recent_vectors()
         novelty = capture.novelty(matrix, recent, self.config.capture.novelty_neighbours)
@@ -115,6 +119,18 @@ class Memory:
             if self.config.lifecycle.validate_on_record and any(fresh):
                 self.validator.run([e for e, new in zip(episodes, fresh, strict=True) if new], now)
         return Recorded(tuple(episodes), tuple(fresh))
+
+    def _embed(self, texts: list[str], progress: Progress | None) -> np.ndarray:
+        """The texts' vectors, in the embedder's own batches (so the result does not depend on
+        whether progress is reported)."""
+        if progress is None:
+            return self.embedder.embed(texts)
+        step = self.embedder.batch_size
+        parts = []
+        for start in range(0, len(texts), step):
+            parts.append(self.embedder.embed(texts[start : start + step]))
+            progress(min(start + step, len(texts)), len(texts))
+        return np.vstack(parts)
 
     def _recent_vectors(self) -> np.ndarray:
         index = self._cache.sync()
@@ -252,15 +268,25 @@ class Memory:
 
     # -- introspection ----------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
+        """What the store holds. ``embedder`` is the model the store's vectors were made with (the
+        configured one while the store has none); ``configured_embedder`` appears when the
+        configuration names another, which the store would refuse."""
         cycles = self.store.recent_cycles(1)
-        return {
+        configured = {"name": self.embedder.name, "dim": self.embedder.dim}
+        built = self.store.built_with()
+        store_embedder = configured if built is None else {"name": built[0], "dim": built[1]}
+        info: dict[str, Any] = {
             "store": self.store.path,
+            "read_only": self.store.read_only,
             "schema_version": self.store.schema_version(),
             "episodes": self.store.episode_count(),
             "entries": self.store.entry_counts(),
-            "embedder": {"name": self.embedder.name, "dim": self.embedder.dim},
+            "embedder": store_embedder,
             "last_cycle": None if not cycles else {"id": cycles[0].id, "status": cycles[0].status},
         }
+        if store_embedder != configured:
+            info["configured_embedder"] = configured
+        return info
 
     def close(self) -> None:
         self._recaller.close()

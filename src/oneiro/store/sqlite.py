@@ -203,6 +203,10 @@ class SQLiteStore:
     def vectors_for(self, ids: Sequence[str], model: str) -> dict[str, Any]:
         return vectors.get(self.db.conn(), ids, model)
 
+    def built_with(self) -> tuple[str, int] | None:
+        """(model, dimension) of the store's vectors; None while it has none."""
+        return vectors._built_with(self.db.conn())
+
     def check_embedder(self, model: str, dim: int) -> None:
         vectors.check_dim(self.db.conn(), model, dim)
 
