@@ -205,8 +205,9 @@ def _check_leaf(node: Any, where: str, name: str, line: int | None) -> None:
         except OverflowError:
             finite = False
         if not finite:
+            shown = repr(node) if isinstance(node, float) else "an integer too large for a float"
             raise InvalidInput(
-                f"holds {node!r:.40} at {where}: only finite numbers (at most 1.8e308) are kept",
+                f"holds {shown} at {where}: only finite numbers (at most 1.8e308) are kept",
                 field=name,
                 line=line,
             )

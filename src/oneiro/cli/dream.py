@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
                     return
                 # Whole ids (what `oneiro revert` takes) and UTC times, never cut or wrapped.
                 table = Table(box=None, pad_edge=False, header_style="bold")
-                for name in ("cycle", "status", "reason", "last phase", "started (UTC)", "new episodes"):
+                for name in ("cycle", "status", "reason", "last phase", "started (UTC)", "new"):
                     table.add_column(
                         name, no_wrap=name in ("cycle", "status", "started (UTC)"), overflow="fold"
                     )

@@ -25,7 +25,7 @@ import os
 import sqlite3
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -57,9 +57,12 @@ class Database:
         synchronous: str = "NORMAL",
         busy_timeout_ms: int = 60_000,
         read_only: bool | None = None,
+        accept: Callable[[sqlite3.Connection, str], None] | None = None,
     ):
         """Open ``path`` (created if absent, unless read-only). ``read_only`` None decides by what
-        this process may write: the file and its directory."""
+        this process may write: the file and its directory. ``accept`` inspects the first
+        connection before anything is written (even the WAL switch, which rewrites the header) and
+        raises to refuse the file."""
         self.path = str(path)
         self.synchronous = synchronous.upper()
         self.busy_timeout_ms = busy_timeout_ms
@@ -69,6 +72,7 @@ class Database:
         self._shared: sqlite3.Connection | None = None
         self.read_only, self._why_read_only = False, ""
         self._uri: str | None = None
+        self._accept = accept
         if self.path != MEMORY:
             self._prepare(Path(self.path), read_only)
 
@@ -116,6 +120,9 @@ class Database:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         conn.execute("PRAGMA foreign_keys = ON")
+        if self._accept is not None:
+            self._accept(conn, self.path)
+            self._accept = None
         if not self.in_memory and not self.read_only:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":

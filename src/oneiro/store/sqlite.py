@@ -66,7 +66,11 @@ class SQLiteStore:
         read_only: bool | None = None,
     ):
         self.db = Database(
-            path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms, read_only=read_only
+            path,
+            synchronous=synchronous,
+            busy_timeout_ms=busy_timeout_ms,
+            read_only=read_only,
+            accept=_refuse_foreign,
         )
         try:
             with self.db.errors():
@@ -80,7 +84,6 @@ class SQLiteStore:
 
     def _open(self) -> None:
         conn = self.db.conn()
-        _refuse_foreign(conn, self.db.path)
         if not self.db.read_only:
             migrations.apply(conn)
             return
