@@ -266,7 +266,9 @@ def fuzz_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Memor
     stage_hypothesis(memory)
     yield memory, path
     memory.close()
-    print(f"\nAPI fuzz: {FUZZ_COUNT['api']} generated inputs, {FUZZ_COUNT['refused']} refused with OneiroError")
+    print(
+        f"\nAPI fuzz: {FUZZ_COUNT['api']} generated inputs, {FUZZ_COUNT['refused']} refused with OneiroError"
+    )
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
