@@ -77,5 +77,5 @@ def test_every_range_refuses_nan_and_its_own_outside(tmp_path: Path) -> None:
 
 
 def test_python_overrides_with_a_huge_integer_are_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="recall.rrf_k"):
+    with pytest.raises(ConfigError, match=r"recall\.rrf_k"):
         load_config(tmp_path, overrides={"recall": {"rrf_k": 10**400}})

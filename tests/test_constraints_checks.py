@@ -108,7 +108,7 @@ def toml(tmp_path: Path, body: str) -> Path:
 def test_loosening_a_constraint_needs_replace_and_is_journaled(pb: Playbook, tmp_path: Path) -> None:
     pb.load_constraints(toml(tmp_path, 'name = "lev"\nkind = "param_range"\nparam = "leverage"\nmax = 3\n'))
     wider = toml(tmp_path, 'name = "lev"\nkind = "param_range"\nparam = "leverage"\nmax = 30\n')
-    with pytest.raises(ConstraintViolation, match="'lev'.*widens.*--replace"):
+    with pytest.raises(ConstraintViolation, match=r"'lev'.*widens.*--replace"):
         pb.load_constraints(wider)
     assert pb.constraints()[0].spec["max"] == 3
     assert not pb.store.journal_read(kind="constraint_replaced")

@@ -54,7 +54,7 @@ def test_a_foreign_sqlite_database_is_refused_and_left_as_it_was(tmp_path: Path)
     conn.commit()
     conn.close()
     before = digest(path)
-    with pytest.raises(NotAStore, match="not an oneiro store.*customers"):
+    with pytest.raises(NotAStore, match=r"not an oneiro store.*customers"):
         oneiro.open(path, embedder="hashing")
     assert digest(path) == before
     assert [r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")] == ["customers"]
@@ -119,11 +119,10 @@ def test_a_store_the_os_will_not_let_us_write_opens_read_only(tmp_path: Path, wh
         memory.record({"text": "Maya moved the nightly build"})
     store = home / "oneiro.db"
     before = digest(store)
-    with immutable(store if what == "file" else home):
-        with oneiro.open(home, embedder="hashing") as memory:
-            assert memory.store.read_only
-            assert memory.status()["episodes"] == 1
-            assert memory.recall("nightly build")[0].item.text == "Maya moved the nightly build"
-            with pytest.raises(StoreReadOnly, match="is not writable"):
-                memory.record({"text": "more"})
+    with immutable(store if what == "file" else home), oneiro.open(home, embedder="hashing") as memory:
+        assert memory.store.read_only
+        assert memory.status()["episodes"] == 1
+        assert memory.recall("nightly build")[0].item.text == "Maya moved the nightly build"
+        with pytest.raises(StoreReadOnly, match="is not writable"):
+            memory.record({"text": "more"})
     assert digest(store) == before
