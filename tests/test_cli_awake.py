@@ -79,7 +79,7 @@ def test_record_from_stdin(ready: Path, monkeypatch: pytest.MonkeyPatch, args: t
         jsonl([{"text": "Lena prefers reviews in the morning"}]) + b"\n\n" + jsonl([{"text": "Tea at four"}])
     )
     code, out = run(monkeypatch, *args, stdin=more)
-    assert (code, out.strip()) == (0, "recorded 2 episodes")
+    assert (code, out.strip()) == (0, "recorded 2 episodes: 2 new, 0 already stored")
     assert json.loads(run(monkeypatch, "status", "--json")[1])["episodes"] == 5
 
 

@@ -9,13 +9,14 @@ never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from oneiro.errors import ConfigError
+from oneiro.errors import ConfigError, StorePathError
 
 STATE_DIR_ENV = "ONEIRO_HOME"
 CONFIG_FILE_ENV = "ONEIRO_CONFIG"
@@ -235,24 +236,214 @@ def _coerce(current: Any, value: Any, name: str) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting may take: finite, within [lo, hi] (an end may be open)."""
+
+    lo: float
+    hi: float
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def holds(self, value: float) -> bool:
+        try:
+            if not math.isfinite(value):
+                return False
+        except OverflowError:  # an integer too large for a float
+            return False
+        above = value > self.lo if self.lo_open else value >= self.lo
+        below = value < self.hi if self.hi_open else value <= self.hi
+        return above and below
+
+    def __str__(self) -> str:
+        left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
+        return f"{left}{self.lo:g}, {self.hi:g}{right}"
+
+
+#: The largest count or size a setting may hold: SQLite's and numpy's 32-bit limits stay clear.
+MAX_COUNT = 2**31 - 1
+#: The largest weight, time or threshold: far past any sensible value, and finite arithmetic
+#: on it (sums, products with a score) stays finite.
+MAX_REAL = 1e9
+UNIT = Range(0.0, 1.0)
+WEIGHT = Range(0.0, MAX_REAL)
+POSITIVE = Range(0.0, MAX_REAL, lo_open=True)
+COUNT = Range(1, MAX_COUNT)
+COUNT_OR_ZERO = Range(0, MAX_COUNT)
+
+#: Every numeric setting and its range. A test checks that no numeric setting is missing here.
+RANGES: dict[str, Range] = {
+    "store.busy_timeout_ms": COUNT_OR_ZERO,
+    "embedder.hashing_dim": Range(1, 65_536),
+    "embedder.batch_size": Range(1, 1_000_000),
+    "capture.max_text_chars": COUNT,
+    #: ``{}`` is two bytes: a smaller limit refuses every record.
+    "capture.max_data_bytes": Range(2, MAX_COUNT),
+    "capture.max_batch": COUNT,
+    "capture.w_novelty": WEIGHT,
+    "capture.w_residual": WEIGHT,
+    "capture.w_arousal": WEIGHT,
+    "capture.w_feedback": WEIGHT,
+    "capture.novelty_neighbours": Range(1, 10_000),
+    "capture.kind_weights": WEIGHT,
+    #: Below 1 the fusion's 1 / (k + rank) is undefined or lets a single rank dominate.
+    "recall.rrf_k": COUNT,
+    "recall.candidate_factor": Range(1, 10_000),
+    "recall.w_relevance": WEIGHT,
+    "recall.w_recency": WEIGHT,
+    "recall.w_importance": WEIGHT,
+    "recall.w_confidence": WEIGHT,
+    "recall.recency_half_life_hours": POSITIVE,
+    "lifecycle.confidence_floor": UNIT,
+    "lifecycle.hypothesis_confidence": UNIT,
+    "lifecycle.validated_confidence": UNIT,
+    "lifecycle.extractive_confidence": UNIT,
+    "lifecycle.confirm_window_days": POSITIVE,
+    "lifecycle.expiry_days": POSITIVE,
+    "lifecycle.confirmations_needed": Range(1, 1_000),
+    "scheduler.min_interval_hours": WEIGHT,
+    "scheduler.max_staleness_hours": POSITIVE,
+    "scheduler.importance_threshold": POSITIVE,
+    "scheduler.backlog_threshold": COUNT,
+    "scheduler.urgency_threshold": POSITIVE,
+    "scheduler.idle_minutes": WEIGHT,
+    "scheduler.budget_fraction": Range(0.0, 1.0, lo_open=True),
+    "scheduler.poll_seconds": POSITIVE,
+    "budget.wall_seconds": POSITIVE,
+    "budget.tokens": COUNT_OR_ZERO,
+    "budget.vitality": UNIT,
+    "nrem.utility_threshold": WEIGHT,
+    "nrem.replay_top_k": COUNT,
+    "nrem.topic_similarity": UNIT,
+    "nrem.duplicate_similarity": Range(0.0, 1.0, lo_open=True),
+    "nrem.supersede_similarity": UNIT,
+    "nrem.context_window": Range(0, 1_000),
+    "nrem.perturbation_sigma": WEIGHT,
+    "nrem.perturbation_trials": Range(1, 100_000),
+}
+#: Every setting that names one of a few choices.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "store.synchronous": ("NORMAL", "FULL"),
+    "embedder.name": ("minilm", "hashing"),
+    "budget.tier": ("T0", "T1", "T2", "W"),
+    "sleep": ("concurrent", "exclusive"),
+}
+#: Tiers that call an LLM and so need a token budget.
+LLM_TIERS = ("T1", "T2")
+
+
+def settings(config: Config) -> dict[str, Any]:
+    """Every leaf setting by dotted name (``lifecycle.expiry_days``), the state directory aside."""
+    out: dict[str, Any] = {}
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if is_dataclass(value):
+            out.update({f"{f.name}.{g.name}": getattr(value, g.name) for g in fields(value)})
+        elif f.name != "state_dir":
+            out[f.name] = value
+    return out
+
+
+def _check_setting(name: str, value: Any) -> None:
+    if name in CHOICES:
+        shown = value.upper() if name == "store.synchronous" else value
+        if shown not in CHOICES[name]:
+            raise ConfigError(f"'{name}' must be one of {', '.join(CHOICES[name])}, got {value!r}")
+    if name not in RANGES:
+        return
+    rng = RANGES[name]
+    values = value.items() if isinstance(value, dict) else [(None, value)]
+    for key, number in values:
+        where = name if key is None else f"{name}.{key}"
+        if not rng.holds(number):
+            raise ConfigError(f"'{where}' must be a finite number in {rng}, got {number!r}")
+
+
 def _validate(config: Config) -> Config:
-    if config.store.synchronous.upper() not in {"NORMAL", "FULL"}:
-        raise ConfigError("store.synchronous must be NORMAL or FULL")
-    if config.embedder.name not in {"minilm", "hashing"}:
-        raise ConfigError(f"embedder.name must be 'minilm' or 'hashing', got {config.embedder.name!r}")
-    if config.sleep not in {"concurrent", "exclusive"}:
-        raise ConfigError(f"sleep must be 'concurrent' or 'exclusive', got {config.sleep!r}")
+    """Check every setting against its declared range or choices, then the rules that tie
+    settings together; a ConfigError names the first bad key."""
+    for name, value in settings(config).items():
+        _check_setting(name, value)
     lc = config.lifecycle
-    if not 0 <= lc.hypothesis_confidence < lc.confidence_floor <= lc.validated_confidence <= 1:
-        raise ConfigError("lifecycle needs 0 <= hypothesis < floor <= validated <= 1")
-    if config.embedder.hashing_dim <= 0 or config.capture.max_text_chars <= 0:
-        raise ConfigError("dimensions and limits must be positive")
-    cc = config.capture
-    if min(cc.w_novelty, cc.w_residual, cc.w_arousal, cc.w_feedback, *cc.kind_weights.values()) < 0:
-        raise ConfigError("capture weights must not be negative")
-    if not 0 < config.scheduler.budget_fraction <= 1:
-        raise ConfigError("scheduler.budget_fraction must lie in (0, 1]")
+    if not lc.hypothesis_confidence < lc.confidence_floor <= lc.validated_confidence:
+        raise ConfigError(
+            "lifecycle needs hypothesis_confidence < confidence_floor <= validated_confidence, got "
+            f"{lc.hypothesis_confidence} / {lc.confidence_floor} / {lc.validated_confidence}"
+        )
+    sc = config.scheduler
+    if sc.min_interval_hours > sc.max_staleness_hours:
+        raise ConfigError(
+            f"'scheduler.min_interval_hours' ({sc.min_interval_hours}) must not exceed "
+            f"'scheduler.max_staleness_hours' ({sc.max_staleness_hours})"
+        )
+    if config.budget.tier in LLM_TIERS and config.budget.tokens == 0:
+        raise ConfigError(f"'budget.tokens' must be above 0 for tier {config.budget.tier} (it calls an LLM)")
+    if any(not k.strip() for k in config.capture.kind_weights):
+        raise ConfigError("'capture.kind_weights' has an empty kind name")
     return config
+
+
+#: Suffixes (any case) that make a path that does not exist yet a new store file; any other new
+#: path becomes a state directory.
+STORE_SUFFIXES = frozenset({".db", ".sqlite", ".sqlite3", ".db3"})
+IN_MEMORY = ":memory:"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a store lives: in a state directory (``state_dir`` set; the store is its
+    ``oneiro.db``) or in a store file named directly (``state_dir`` None), or in memory."""
+
+    state_dir: Path | None
+    store: str
+
+
+def locate(path: str | Path | None) -> Location:
+    """Decide what ``path`` names, by what is on disk first:
+
+    - ``":memory:"``: an in-memory store;
+    - an existing directory: a state directory;
+    - an existing regular file: a store file (its header is checked when it is opened);
+    - anything else that exists (a device, a pipe): refused;
+    - a new path ending in .db, .sqlite, .sqlite3 or .db3 (any case): a new store file;
+    - any other new path (and ``None``: ``$ONEIRO_HOME`` or ``~/.oneiro``): a new state directory.
+    """
+    if path is not None and str(path) == IN_MEMORY:
+        return Location(None, IN_MEMORY)
+    target = state_dir_from_env() if path is None else Path(path).expanduser()
+    try:
+        exists, is_dir, is_file = target.exists(), target.is_dir(), target.is_file()
+    except OSError as exc:
+        raise StorePathError(f"cannot inspect {target}: {exc.strerror or exc}") from exc
+    if is_dir:
+        return Location(target, str(target / STORE_FILENAME))
+    if is_file and path is not None:
+        return Location(None, str(target))
+    if exists:
+        kind = "a file" if is_file else "not a regular file or directory"
+        raise StorePathError(f"{target} is {kind}; a state directory or a store file is needed")
+    if path is not None and target.suffix.lower() in STORE_SUFFIXES:
+        return Location(None, str(target))
+    return Location(target, str(target / STORE_FILENAME))
+
+
+def check_state_dir(path: Path, what: str = "state directory") -> Path:
+    """``path`` if it is a directory or absent (and creatable: every existing ancestor is a
+    directory); StorePathError naming it otherwise."""
+    for part in (path, *path.parents):
+        try:
+            if not part.exists():
+                continue
+            if not part.is_dir():
+                kind = "a file" if part.is_file() else "not a regular file or directory"
+                where = "" if part == path else f" (inside {part}, which is {kind})"
+                raise StorePathError(
+                    f"{what} {path} cannot be used{where or f': it is {kind}'}; give a directory"
+                )
+        except OSError as exc:
+            raise StorePathError(f"cannot inspect {what} {path}: {exc.strerror or exc}") from exc
+        return path
+    return path
 
 
 def state_dir_from_env() -> Path:
@@ -282,6 +473,8 @@ def load_config(
             values = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from exc
         values.pop("state_dir", None)
         config = _merge(config, values, "")
     elif file is not None or env_file:

@@ -8,7 +8,10 @@ The tree::
     ├── StoreError
     │   ├── SchemaTooNew             the store was written by a newer oneiro
     │   ├── MigrationError           a migration failed; the store is left at the last good version
-    │   └── DimensionMismatch        a vector whose dimension differs from the store's
+    │   ├── DimensionMismatch        a vector whose dimension differs from the store's
+    │   ├── NotAStore                not SQLite, or another program's SQLite database (never migrated)
+    │   ├── StorePathError           a path that cannot hold a store (a device, a file given as --home)
+    │   └── StoreReadOnly            a write to a store that is open read-only
     ├── BackendError                 an embedder or LLM backend failed or is not installed
     ├── GateError
     │   ├── PipelineRegistrationError  unclassified, duplicate or malformed pipeline
@@ -74,6 +77,24 @@ class MigrationError(StoreError):
 
 class DimensionMismatch(StoreError):
     """A vector's dimension or model differs from the one the store was built with."""
+
+
+class NotAStore(StoreError):
+    """The file is not a SQLite database, or is one that oneiro did not make.
+
+    A foreign database is refused rather than migrated: migrating would add oneiro's tables to
+    another program's file.
+    """
+
+
+class StorePathError(StoreError):
+    """The path cannot hold a store: a device or pipe, a file where a state directory belongs, a
+    directory where a store file belongs, or a location the process may not create."""
+
+
+class StoreReadOnly(StoreError):
+    """A write was asked of a store opened read-only (its file or directory is not writable, or it
+    was opened with ``read_only=True``). Reads keep working."""
 
 
 class BackendError(OneiroError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from oneiro import capture
 from oneiro.backends import Embedder, make_embedder
-from oneiro.config import Config, load_config
+from oneiro.config import Config, check_state_dir, load_config, locate
 from oneiro.dream.budget import CycleBudget
 from oneiro.dream.cycle import DreamEngine
 from oneiro.dream.phases import default_phases
@@ -37,6 +38,24 @@ from oneiro.store.journal import Record
 from oneiro.validation import ValidationReport, Validator
 
 Clock = Callable[[], float]
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What one recorded batch gave: every episode in input order, and whether each was new (an
+    episode with the content of a stored one, or of an earlier one in the batch, is not)."""
+
+    episodes: tuple[Episode, ...]
+    new: tuple[bool, ...]
+
+    @property
+    def new_count(self) -> int:
+        return sum(self.new)
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.new) - self.new_count
 
 
 class Memory:
@@ -71,17 +90,25 @@ class Memory:
 
     def record_many(self, items: Iterable[Any], *, lines: Sequence[int] | None = None) -> list[Episode]:
         """Record a batch: all of it or, on any invalid item, none of it (InvalidInput names it)."""
-        batch = list(items)
-        if len(batch) > self.config.capture.max_batch:
-            raise InvalidInput(f"a batch holds at most {self.config.capture.max_batch} records")
+        return list(self.record_batch(items, lines=lines).episodes)
+
+    def record_batch(
+        self, items: Iterable[Any], *, lines: Sequence[int] | None = None, progress: Progress | None = None
+    ) -> Recorded:
+        """:meth:`record_many`, also telling which episodes were new (the rest were stored already).
+        ``progress(done, total)`` is called as the batch is embedded, its slow part.
+
+        The episodes and the validation they trigger share one transaction, so a failure anywhere
+        (even an unexpected one) leaves the store as it was."""
+        batch = _batch(items, lines, self.config.capture.max_batch)
         now = self.clock()
         drafts = [
             capture.validate(raw, self.config.capture, now, lines[i] if lines else None)
             for i, raw in enumerate(batch)
         ]
         if not drafts:
-            return []
-        matrix = self.embedder.embed([capture.embedding_text(d) for d in drafts])
+            return Recorded((), ())
+        matrix = self._embed([capture.embedding_text(d) for d in drafts], progress)
         self.store.check_embedder(self.embedder.name, int(matrix.shape[1]))
         recent = self._recent_vectors()
         novelty = capture.novelty(matrix, recent, self.config.capture.novelty_neighbours)
@@ -90,12 +117,25 @@ class Memory:
             for d, nv in zip(drafts, novelty, strict=True)
         ]
         keys = [" ".join(filter(None, (e.actor, e.session))) for e in scored]
-        fresh = self.store.add_episodes(scored, matrix, self.embedder.name, keys, recorded_at=now)
-        stored = self.store.episodes([e.id for e in scored])
-        episodes = [stored[e.id] for e in scored]
-        if self.config.lifecycle.validate_on_record and any(fresh):
-            self.validator.run([e for e, new in zip(episodes, fresh, strict=True) if new], now)
-        return episodes
+        with self.store.transaction():
+            fresh = self.store.add_episodes(scored, matrix, self.embedder.name, keys, recorded_at=now)
+            stored = self.store.episodes([e.id for e in scored])
+            episodes = [stored[e.id] for e in scored]
+            if self.config.lifecycle.validate_on_record and any(fresh):
+                self.validator.run([e for e, new in zip(episodes, fresh, strict=True) if new], now)
+        return Recorded(tuple(episodes), tuple(fresh))
+
+    def _embed(self, texts: list[str], progress: Progress | None) -> np.ndarray:
+        """The texts' vectors, in the embedder's own batches (so the result does not depend on
+        whether progress is reported)."""
+        if progress is None:
+            return self.embedder.embed(texts)
+        step = self.embedder.batch_size
+        parts = []
+        for start in range(0, len(texts), step):
+            parts.append(self.embedder.embed(texts[start : start + step]))
+            progress(min(start + step, len(texts)), len(texts))
+        return np.vstack(parts)
 
     def _recent_vectors(self) -> np.ndarray:
         index = self._cache.sync()
@@ -187,6 +227,8 @@ class Memory:
         an interrupted or crashed cycle is resumed first unless ``resume`` is False; ``isolate``
         runs the cycle in a child process with no network (raises IsolationUnavailable where that
         cannot be done: never silently unisolated)."""
+        if not dry_run:
+            self.store.refuse_write()
         if dry_run:
             return self.engine.plan(budget=budget)
         if isolate:
@@ -263,15 +305,30 @@ class Memory:
 
     # -- introspection ----------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
+        """What the store holds. ``embedder`` is the model the store's vectors were made with (the
+        configured one while the store has none); ``configured_embedder`` appears when the
+        configuration names another, which the store would refuse."""
         cycles = self.store.recent_cycles(1)
-        return {
+        configured = {"name": self.embedder.name, "dim": self.embedder.dim}
+        built = self.store.built_with()
+        store_embedder = configured if built is None else {"name": built[0], "dim": built[1]}
+        info: dict[str, Any] = {
             "store": self.store.path,
+            "read_only": self.store.read_only,
             "schema_version": self.store.schema_version(),
             "episodes": self.store.episode_count(),
             "entries": self.store.entry_counts(),
-            "embedder": {"name": self.embedder.name, "dim": self.embedder.dim},
+            "embedder": store_embedder,
             "last_cycle": None if not cycles else {"id": cycles[0].id, "status": cycles[0].status},
         }
+        if store_embedder != configured:
+            info["configured_embedder"] = configured
+        return info
+
+    def refuse_write(self) -> None:
+        """Raise StoreReadOnly (saying why) when this memory's store is open read-only, so an edge
+        can refuse a writing command before it starts showing progress."""
+        self.store.refuse_write()
 
     def close(self) -> None:
         self._recaller.close()
@@ -282,6 +339,18 @@ class Memory:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _batch(items: Iterable[Any], lines: Sequence[int] | None, limit: int) -> list[Any]:
+    """The batch as a list, with its line numbers (when given) checked to match it."""
+    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+        raise InvalidInput(f"must be a list of records, got {type(items).__name__}", field="items")
+    batch = list(items)
+    if len(batch) > limit:
+        raise InvalidInput(f"a batch holds at most {limit} records")
+    if lines is not None and len(lines) != len(batch):
+        raise InvalidInput(f"gives {len(lines)} line numbers for {len(batch)} records", field="lines")
+    return batch
 
 
 def _set(value: str | Sequence[str] | None) -> frozenset[str] | None:
@@ -297,24 +366,36 @@ def open_memory(
     embedder: Embedder | str | None = None,
     clock: Clock = time.time,
     overrides: dict[str, Any] | None = None,
+    read_only: bool | None = None,
 ) -> Memory:
     """Open (creating if needed) the store at ``path``; ``":memory:"`` for an in-memory store.
 
-    ``path`` may be a store file or a state directory. Without one, ``$ONEIRO_HOME`` (or
+    ``path`` may be a store file or a state directory, told apart by :func:`oneiro.config.locate`
+    (an existing file is a store file, an existing directory a state directory, a new path with a
+    SQLite suffix such as ``.db`` a new store file). Without one, ``$ONEIRO_HOME`` (or
     ``~/.oneiro``) is used. ``embedder`` is an Embedder or the name of one (``"hashing"``,
     ``"minilm"``); ``overrides`` are config sections, e.g. ``{"recall": {"rrf_k": 30}}``.
+    ``read_only`` True opens the store for reading only (writes raise StoreReadOnly); None (the
+    default) does so only when this process may not write the store.
     """
     if isinstance(embedder, str):
         overrides = {**(overrides or {}), "embedder": {"name": embedder}}
         embedder = None
-    state_dir: Path | None = None
-    store_path: str
-    if path is not None and str(path) != ":memory:" and Path(path).suffix != ".db":
-        state_dir = Path(path)
+    location = locate(path)
     if config is None:
-        config = load_config(state_dir, overrides=overrides)
-    store_path = str(config.store_path) if path is None or state_dir is not None else str(path)
+        config = load_config(location.state_dir, overrides=overrides)
+    store_path = location.store
+    if location.state_dir is not None:
+        check_state_dir(config.state_dir)
+        store_path = str(config.store_path)
     store = SQLiteStore(
-        store_path, synchronous=config.store.synchronous, busy_timeout_ms=config.store.busy_timeout_ms
+        store_path,
+        synchronous=config.store.synchronous,
+        busy_timeout_ms=config.store.busy_timeout_ms,
+        read_only=read_only,
     )
-    return Memory(store, embedder or make_embedder(config.embedder), config, clock)
+    try:
+        return Memory(store, embedder or make_embedder(config.embedder), config, clock)
+    except BaseException:
+        store.close()
+        raise

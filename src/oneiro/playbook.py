@@ -31,7 +31,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from oneiro.constraints import Constraint, load_constraints, parse_constraint, violations
+from oneiro.constraints import Constraint, load_constraints, parse_constraint, replacements, violations
 from oneiro.dream.ops.poisoning import signatures
 from oneiro.dream.writes import RevisionProposal
 from oneiro.errors import ConfigError, ConstraintViolation, RevisionError
@@ -360,23 +360,32 @@ class Playbook:
             meta.put(conn, POLICY_KEY, policy)
 
     # -- constraints
-    def add_constraint(self, constraint: Constraint | Mapping[str, Any]) -> Constraint:
+    def add_constraint(
+        self, constraint: Constraint | Mapping[str, Any], *, replace: bool = False
+    ) -> Constraint:
         c = (
             constraint
             if isinstance(constraint, Constraint)
             else parse_constraint(constraint, "api", "constraint")
         )
         parse_constraint({"name": c.name, "kind": c.kind, **c.spec}, c.source, "constraint")
-        with self.store.transaction() as conn:
-            rows.put_constraint(conn, c, self.clock())
+        self._put_constraints([c], replace)
         return c
 
-    def load_constraints(self, path: Path) -> list[Constraint]:
+    def load_constraints(self, path: Path, *, replace: bool = False) -> list[Constraint]:
+        """Store the constraints of a TOML file; one that would loosen a stored constraint of the
+        same name needs ``replace`` (see :func:`oneiro.constraints.replacements`)."""
         loaded = load_constraints(path)
-        with self.store.transaction() as conn:
-            for c in loaded:
-                rows.put_constraint(conn, c, self.clock())
+        self._put_constraints(loaded, replace)
         return loaded
+
+    def _put_constraints(self, loaded: Sequence[Constraint], replace: bool) -> None:
+        with self.store.transaction() as conn:
+            now = self.clock()
+            for change in replacements(rows.constraints(conn), loaded, replace=replace):
+                journal.append(conn, now, "constraint_replaced", change)
+            for c in loaded:
+                rows.put_constraint(conn, c, now)
 
     # -- changing
     def propose(self, proposal: RevisionProposal, *, by: str = "user") -> Revision:

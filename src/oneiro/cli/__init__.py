@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import sys
 
-from rich.console import Console
 from rich.markup import escape
 
 from oneiro.cli import ab as ab_commands
 from oneiro.cli import awake, bench, demo, dream, transfer
 from oneiro.cli import playbook as playbook_commands
-from oneiro.cli.common import app
+from oneiro.cli.common import app, err_console
+from oneiro.config import env_flag
 from oneiro.errors import OneiroError
 
 awake.register(app)
@@ -23,27 +23,49 @@ bench.register(app)
 playbook_commands.register(app)
 ab_commands.register(app)
 transfer.register(app)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+#: Exit status for input the user must fix (every OneiroError, click's usage errors).
+EXIT_INPUT = 2
+#: Exit status for a defect in oneiro itself.
+EXIT_INTERNAL = 1
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+#: Set to 1 to see the traceback of an internal error instead of its one-line summary.
+DEBUG_ENV = "ONEIRO_DEBUG"
 
 
 def main() -> None:
-    """Entry point: OneiroError becomes a one-line message and exit status 2."""
+    """Entry point: OneiroError becomes a one-line message and exit status 2; anything else is a
+    defect, reported in one line that says so (exit status 1), with the traceback on request."""
+    import click
+
     try:
         app(standalone_mode=False)
     except OneiroError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
-        sys.exit(2)
-    except Exception as exc:  # click's own usage errors arrive here in non-standalone mode
-        import click
+        _error(str(exc))
+        sys.exit(EXIT_INPUT)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _error("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        if env_flag(DEBUG_ENV):
+            raise
+        _error(
+            f"internal error ({type(exc).__name__}: {exc}); this is a defect in oneiro, please "
+            f"report it (set {DEBUG_ENV}=1 to see the traceback)"
+        )
+        sys.exit(EXIT_INTERNAL)
 
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+
+def _error(message: str) -> None:
+    one_line = " ".join(message.split())
+    err_console.print(f"[red]error:[/red] {escape(one_line)}", highlight=False)
 
 
 __all__ = ["app", "main"]

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
+from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from oneiro import capture
-from oneiro.cli.common import EmbedderOption, HomeOption, config_for, console, open_memory, print_json
+from oneiro.cli.common import (
+    EmbedderOption,
+    HomeOption,
+    config_for,
+    console,
+    err_console,
+    open_memory,
+    print_json,
+)
 from oneiro.config import CONFIG_FILENAME, state_dir_from_env
 from oneiro.errors import InvalidInput
+from oneiro.memory import Progress
 from oneiro.model import Entry
 
 
@@ -38,15 +51,35 @@ def read_jsonl(data: bytes, source: str) -> tuple[list[Any], list[int]]:
     return records, lines
 
 
+#: A file of at least this many records shows a progress bar (on a terminal only).
+PROGRESS_MIN_RECORDS = 1_000
+
+
+def read_source(file: Path | None) -> tuple[bytes, str]:
+    """The bytes of a JSON lines file, or of stdin for None or '-'; InvalidInput naming the path
+    for anything that cannot be read as a file (missing, a directory, a device, no permission)."""
+    if file is None or str(file) == "-":
+        return sys.stdin.buffer.read(), "stdin"
+    if not file.exists():
+        raise InvalidInput(f"file {file} does not exist")
+    if file.is_dir():
+        raise InvalidInput(f"{file} is a directory; give a JSON lines file (or '-' for stdin)")
+    try:
+        return file.read_bytes(), str(file)
+    except OSError as exc:
+        raise InvalidInput(f"file {file} cannot be read: {exc.strerror or exc}") from None
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def init(home: HomeOption = None, embedder: EmbedderOption = None) -> None:
         """Create the state directory and its store (safe to run twice)."""
         root = home or state_dir_from_env()
-        root.mkdir(parents=True, exist_ok=True)
+        config = config_for(root, embedder)  # refuses a bad --home or --embedder before any write
         config_file = root / CONFIG_FILENAME
+        root.mkdir(parents=True, exist_ok=True)
         if embedder and not config_file.exists():
-            config_file.write_text(f'[embedder]\nname = "{embedder}"\n', encoding="utf-8")
+            config_file.write_text(f'[embedder]\nname = "{config.embedder.name}"\n', encoding="utf-8")
         with open_memory(root) as memory:
             status = memory.status()
         console.print(
@@ -61,12 +94,7 @@ def register(app: typer.Typer) -> None:
         embedder: EmbedderOption = None,
     ) -> None:
         """Record episodes from JSON lines (one object per line). All lines or none are stored."""
-        if file is None or str(file) == "-":
-            data, source = sys.stdin.buffer.read(), "stdin"
-        else:
-            if not file.exists():
-                raise InvalidInput(f"file {file} does not exist")
-            data, source = file.read_bytes(), str(file)
+        data, source = read_source(file)
         records, lines = read_jsonl(data, source)
         if not records:
             raise InvalidInput(f"{source}: no records")
@@ -74,9 +102,13 @@ def register(app: typer.Typer) -> None:
         limits = config_for(home, embedder).capture
         for raw, line in zip(records, lines, strict=True):
             capture.validate(raw, limits, 0.0, line)
-        with open_memory(home, embedder) as memory:
-            episodes = memory.record_many(records, lines=lines)
-        console.print(f"recorded {len(episodes)} episodes")
+        with open_memory(home, embedder) as memory, _progress(len(records)) as progress:
+            result = memory.record_batch(records, lines=lines, progress=progress)
+        n = len(result.episodes)
+        console.print(
+            f"recorded {n} episode{'s' if n != 1 else ''}: {result.new_count} new, "
+            f"{result.duplicates} already stored"
+        )
 
     @app.command()
     def recall(
@@ -118,11 +150,34 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def status(as_json: Annotated[bool, typer.Option("--json")] = False, home: HomeOption = None) -> None:
-        """What the store holds."""
+        """What the store holds, and the embedder its vectors were made with."""
         with open_memory(home) as memory:
             info = memory.status()
         if as_json:
             print_json(info)
             return
         for key, value in info.items():
-            console.print(f"[bold]{key}[/bold]: {value}")
+            if key == "embedder":
+                value = f"{value['name']} ({value['dim']} dimensions)"
+            elif key == "configured_embedder":
+                key = "configured embedder"
+                value = (
+                    f"{value['name']} ({value['dim']} dimensions): differs from the store's, which refuses it"
+                )
+            console.print(f"[bold]{key}[/bold]: {escape(str(value))}")
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Progress | None]:
+    """A progress bar on stderr for a large file, only when stderr is a terminal (pipes, logs and
+    tests stay clean); None otherwise."""
+    if total < PROGRESS_MIN_RECORDS or not err_console.is_terminal:
+        yield None
+        return
+    with RichProgress(console=err_console, transient=True) as bar:
+        task = bar.add_task("embedding", total=total)
+
+        def advance(done: int, of: int) -> None:
+            bar.update(task, completed=done, total=of)
+
+        yield advance

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,7 +11,7 @@ import typer
 from rich.console import Console
 
 import oneiro
-from oneiro.config import Config, load_config, state_dir_from_env
+from oneiro.config import Config, check_state_dir, load_config, state_dir_from_env
 
 app = typer.Typer(
     name="oneiro",
@@ -20,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 HomeOption = Annotated[
     Path | None,
@@ -31,8 +33,12 @@ EmbedderOption = Annotated[
 
 
 def config_for(home: Path | None, embedder: str | None = None) -> Config:
-    """The configuration a command runs with: the state directory's file, then the options."""
+    """The configuration a command runs with: the state directory's file, then the options.
+
+    The state directory must be a directory or not exist yet (StorePathError otherwise), so a
+    file or a device given as ``--home`` is refused before anything reads or writes there."""
     root = home if home is not None else state_dir_from_env()
+    check_state_dir(root, "--home" if home is not None else "state directory")
     overrides = {"embedder": {"name": embedder}} if embedder else None
     return load_config(root, overrides=overrides)
 
@@ -44,3 +50,13 @@ def open_memory(home: Path | None, embedder: str | None = None) -> oneiro.Memory
 
 def print_json(value: Any) -> None:
     console.print_json(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def utc(ts: float | None) -> str:
+    """A stored time as people read it, in UTC: ``2026-02-25 06:13:20`` ('-' for none)."""
+    if ts is None:
+        return "-"
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, ValueError, OSError):
+        return f"{ts!r} (not a representable time)"

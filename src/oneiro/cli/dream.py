@@ -19,7 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from oneiro.cli.common import EmbedderOption, HomeOption, console, open_memory, print_json
+from oneiro.cli.common import EmbedderOption, HomeOption, console, open_memory, print_json, utc
 from oneiro.dream.report import CycleReport
 from oneiro.events import Event
 from oneiro.scheduler import Runner
@@ -143,6 +143,8 @@ def register(app: typer.Typer) -> None:
         # A bad budget is refused before the store is opened, so it cannot even create one.
         budget = None if seconds is None else CycleBudget(seconds)
         with open_memory(home, embedder) as memory, contextlib.ExitStack() as stack:
+            if not dry_run:
+                memory.refuse_write()
             if not as_json:
                 memory.bus.subscribe(stack.enter_context(DreamProgress(console)))
             previous = signal.signal(signal.SIGINT, lambda *_: memory.wake())
@@ -175,10 +177,15 @@ def register(app: typer.Typer) -> None:
                 if as_json:
                     print_json([r.__dict__ for r in rows])
                     return
-                table = Table("cycle", "status", "reason", "last phase", "started", "new episodes")
+                # Whole ids (what `oneiro revert` takes) and UTC times, never cut or wrapped.
+                table = Table(box=None, pad_edge=False, header_style="bold")
+                for name in ("cycle", "status", "reason", "last phase", "started (UTC)", "new"):
+                    table.add_column(
+                        name, no_wrap=name in ("cycle", "status", "started (UTC)"), overflow="fold"
+                    )
                 for r in rows:
                     span = int(r.checkpoint.get("to_rowid", 0)) - int(r.checkpoint.get("from_rowid", 0))
-                    table.add_row(r.id, r.status, r.reason, r.phase or "-", f"{r.started_at:.0f}", str(span))
+                    table.add_row(r.id, r.status, r.reason, r.phase or "-", utc(r.started_at), str(span))
                 console.print(table)
                 return
             if memory.store.cycle(cycle) is None:

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from oneiro.cli.common import HomeOption, console, open_memory, print_json
+from oneiro.constraints import load_constraints
 from oneiro.errors import InvalidInput
 from oneiro.playbook import Playbook, RevisionStatus, render
 from oneiro.store import evidence
@@ -171,13 +172,19 @@ def register(app: typer.Typer) -> None:
     @playbook_app.command("constraints")
     def constraints(
         load: Annotated[Path | None, typer.Option(help="A TOML file of [[constraint]] tables.")] = None,
+        replace: Annotated[
+            bool,
+            typer.Option("--replace", help="Let --load loosen a constraint of the same name (journaled)."),
+        ] = False,
         home: HomeOption = None,
     ) -> None:
         """List the constraints no revision may break; --load adds them from a file."""
+        if load is not None:
+            load_constraints(load)  # a bad file is refused before the store is opened
         with open_memory(home) as memory:
             pb = Playbook(memory.store, clock=memory.clock)
             if load is not None:
-                pb.load_constraints(load)
+                pb.load_constraints(load, replace=replace)
             known = pb.constraints()
         for c in known:
             console.print(f"{c.name} ({c.kind}): {c.spec}", markup=False)

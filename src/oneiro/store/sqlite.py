@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oneiro.errors import StoreError
+from oneiro.errors import NotAStore, StoreReadOnly
 from oneiro.model import Entry, Episode
 from oneiro.store import (
     cycles,
@@ -37,6 +37,29 @@ from oneiro.store.vectors import Matrix, VectorRows
 if TYPE_CHECKING:
     from oneiro.forget import ForgetPlan
 
+#: The table every oneiro store has had since its first migration, and its columns.
+MIGRATIONS_TABLE = "_migrations"
+MIGRATIONS_COLUMNS = ("seq", "name", "applied_at")
+
+
+def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
+    """Refuse a database that has tables but no oneiro migration history: another program's file,
+    which migrating would fill with oneiro's tables."""
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    if not tables:
+        return
+    if MIGRATIONS_TABLE in tables:
+        columns = tuple(r[1] for r in conn.execute(f"PRAGMA table_info({MIGRATIONS_TABLE})"))
+        first = conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE} WHERE seq = 1").fetchone()
+        if columns == MIGRATIONS_COLUMNS and first is not None and first[0] == migrations.MIGRATIONS[0].name:
+            return
+    shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+    raise NotAStore(
+        f"{path} is a SQLite database but not an oneiro store (it has tables {shown}); "
+        "refusing to change it: give a new path or an existing oneiro store"
+    )
+
+
 #: Bumped whenever entry visibility can change (status, confidence, a cycle's status) or vectors
 #: are deleted, so in-memory indexes know to refresh.
 ENTRIES_VERSION = meta.ENTRIES_VERSION
@@ -44,22 +67,63 @@ VECTORS_EPOCH = "vectors_epoch"
 
 
 class SQLiteStore:
-    """A store in one SQLite file (or in memory with ``path=":memory:"``)."""
+    """A store in one SQLite file (or in memory with ``path=":memory:"``).
 
-    def __init__(self, path: Path | str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 60_000):
-        self.db = Database(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
+    Opening checks what the file is before changing it: an empty database becomes a new store, an
+    oneiro store is migrated to the current schema, and any other SQLite database (tables, but no
+    oneiro migration history) is refused untouched. A read-only store (``read_only=True``, or a
+    file this process may not write) is never migrated: it must already be at the current schema.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        synchronous: str = "NORMAL",
+        busy_timeout_ms: int = 60_000,
+        read_only: bool | None = None,
+    ):
+        self.db = Database(
+            path,
+            synchronous=synchronous,
+            busy_timeout_ms=busy_timeout_ms,
+            read_only=read_only,
+            accept=_refuse_foreign,
+        )
         try:
-            migrations.apply(self.db.conn())
+            with self.db.errors():
+                self._open()
         except sqlite3.DatabaseError as exc:
             self.db.close()
-            raise StoreError(f"{path} is not an oneiro store: {exc}") from exc
-        except Exception:
+            raise NotAStore(f"{path} is not an oneiro store: {exc}") from exc
+        except BaseException:
             self.db.close()
             raise
+
+    def _open(self) -> None:
+        conn = self.db.conn()
+        if not self.db.read_only:
+            migrations.apply(conn)
+            return
+        todo = migrations.pending(conn)
+        if todo:
+            raise StoreReadOnly(
+                f"store {self.db.path} is read-only and needs {len(todo)} schema migration(s) "
+                f"({', '.join(m.name for m in todo)}); open it once where it can be written"
+            )
 
     @property
     def path(self) -> str:
         return self.db.path
+
+    @property
+    def read_only(self) -> bool:
+        """True when this store refuses writes (see :class:`~oneiro.store.db.Database`)."""
+        return self.db.read_only
+
+    def refuse_write(self) -> None:
+        """Raise StoreReadOnly, saying why, when this store is open read-only."""
+        self.db.refuse_write()
 
     def close(self) -> None:
         self.db.close()
@@ -165,6 +229,10 @@ class SQLiteStore:
 
     def vectors_for(self, ids: Sequence[str], model: str) -> dict[str, Any]:
         return vectors.get(self.db.conn(), ids, model)
+
+    def built_with(self) -> tuple[str, int] | None:
+        """(model, dimension) of the store's vectors; None while it has none."""
+        return vectors._built_with(self.db.conn())
 
     def check_embedder(self, model: str, dim: int) -> None:
         vectors.check_dim(self.db.conn(), model, dim)
