@@ -3,18 +3,17 @@
 
 from __future__ import annotations
 
-import os
+import json
 import signal
 import sqlite3
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conftest import dump_file
-from oneiro.config import Config
-from oneiro.dream.phase import Operation, PhaseName
 from test_cli_awake import EPISODES, jsonl, run
-from test_cycle import Call, with_phase, writers
 
 
 @pytest.fixture
@@ -92,21 +91,60 @@ def test_revert_and_its_errors(ready: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert dump_file(ready / "oneiro.db") == before
 
 
-def test_sigint_wakes_the_cycle_and_the_next_dream_resumes(
-    ready: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def table(config: Config) -> dict[PhaseName, tuple[Operation, ...]]:
-        ctrl_c = Call(lambda: os.kill(os.getpid(), signal.SIGINT))
-        return {p: tuple(ops) for p, ops in with_phase(writers(), PhaseName.REM, ctrl_c).items()}
+CTRL_C_PLUGIN = """
+import os, signal
 
-    monkeypatch.setattr("oneiro.memory.default_phases", table)
+from oneiro.dream.phase import Outcome
+from oneiro.plugins import hookimpl
+
+
+class CtrlC:
+    \"\"\"Presses Ctrl-C the first time it runs (REM), as a user would mid-dream.\"\"\"
+
+    name, tier, pressed = "ctrl-c", "T0", 0
+
+    def run(self, snap, ctx, carry):
+        if not CtrlC.pressed:
+            CtrlC.pressed += 1
+            os.kill(os.getpid(), signal.SIGINT)
+        return Outcome()
+
+
+@hookimpl
+def register_operations(register):
+    register("rem", CtrlC(), order=5)
+"""
+
+
+@pytest.fixture
+def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A third-party package in the ``oneiro`` entry-point group, installed on ``sys.path`` the
+    way pip lays one out (a module and its dist-info): the CLI can only load plugins that way."""
+    site = tmp_path / "site"
+    (site / "ctrl_c_plugin-0.1.dist-info").mkdir(parents=True)
+    (site / "ctrl_c_plugin.py").write_text(CTRL_C_PLUGIN, encoding="utf-8")
+    info = site / "ctrl_c_plugin-0.1.dist-info"
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ctrl-c-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[oneiro]\nctrl_c = ctrl_c_plugin\n")
+    monkeypatch.syspath_prepend(str(site))
+    yield "ctrl_c"
+    sys.modules.pop("ctrl_c_plugin", None)
+
+
+def test_sigint_wakes_the_cycle_and_the_next_dream_resumes(
+    ready: Path, monkeypatch: pytest.MonkeyPatch, installed_plugin: str
+) -> None:
+    code, out = run(monkeypatch, "plugins", "--json")
+    listed = [r for r in json.loads(out) if r["plugin"] == installed_plugin]
+    assert code == 0 and listed == [
+        {"kind": "operation", "name": "ctrl-c", "plugin": "ctrl_c", "detail": "rem #5 T0"}
+    ]
     # What the process had before (the default handler, or SIG_IGN when started in the background).
     handler_before = signal.getsignal(signal.SIGINT)
     code, out = run(monkeypatch, "dream")
     assert code == 0 and "status: interrupted" in out
     [(cycle_id, status)] = cycles(ready)
     assert status == "interrupted"
-    monkeypatch.setattr("oneiro.memory.default_phases", lambda config: writers())
     code, out = run(monkeypatch, "dream")
     assert code == 0 and "status: completed" in out and "resumed" in out
     assert cycles(ready) == [(cycle_id, "completed")]

@@ -16,6 +16,7 @@ import oneiro
 from conftest import FakeClock, dump_file
 from oneiro.dream.phase import PHASE_ORDER, PhaseName
 from oneiro.memory import Memory
+from oneiro.plugins import PluginError
 from test_cycle import Call, Writer, child_env, day, with_phase, writers
 
 CYCLE_TABLES = ("entries", "entry_sources", "vectors", "search", "predictions", "playbook_revisions")
@@ -106,8 +107,10 @@ def test_a_failing_operation_fails_the_cycle_undoes_it_and_the_next_completes_vi
     file_memory.engine.phases = with_phase(
         writers(predictions=True, revisions=True), PhaseName.INTEGRATION, Call(explode)
     )
-    with pytest.raises(Boom):
+    expected = "operation 'call' of integration failed: Boom: operation bug"
+    with pytest.raises(PluginError, match=expected) as caught:
         file_memory.dream()
+    assert isinstance(caught.value.__cause__, Boom)
     failed = file_memory.store.recent_cycles(1)[0]
     assert failed.status == "failed"
     after = {t: v for t, v in dump_file(tmp_path / "store.db").items() if t in CYCLE_TABLES}

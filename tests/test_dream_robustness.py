@@ -21,6 +21,7 @@ from oneiro.dream.phase import Context, Outcome, PhaseName, Snapshot
 from oneiro.dream.writes import Writes
 from oneiro.memory import Memory
 from oneiro.model import Episode, Provenance, Tier, episode_id
+from oneiro.plugins import PluginError
 
 #: Timestamps old stores may hold: beyond time_t, far negative, millisecond and microsecond epochs,
 #: just outside year 1 and year 9999, and the calendar's very edges.
@@ -157,8 +158,9 @@ def test_an_operation_that_fails_on_no_episode_at_all_is_a_defect_and_fails_the_
 ) -> None:
     stored(fresh, 1.7e9, "hello")
     fresh.engine.phases = {PhaseName.NREM: (Broken(),)}
-    with pytest.raises(RuntimeError):
+    with pytest.raises(PluginError, match="operation 'broken' of nrem failed: RuntimeError") as caught:
         fresh.dream()
+    assert isinstance(caught.value.__cause__, RuntimeError)
     assert fresh.store.recent_cycles(1)[0].status == "failed"
 
 

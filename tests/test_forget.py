@@ -63,7 +63,7 @@ def test_forgotten_text_is_gone_from_recall_the_file_and_the_journal(
         assert hits and all(SECRET not in h.item.text for h in hits)
         assert all(getattr(h.item, "actor", None) != "maya" for h in hits)
         assert m.verify_journal() > 0
-        assert m.status()["episodes"] == before["episodes"] - 12
+        assert m.status().episodes == before.episodes - 12
         omar = m.recall("who booked the audit room", k=5)
         assert any("omar" in h.item.text for h in omar)
     assert SECRET.encode() not in file_bytes(store_file)
@@ -78,7 +78,7 @@ def test_a_dry_run_lists_what_would_go_and_writes_nothing(store_file: Path, cloc
     with oneiro.open(store_file, embedder="hashing", clock=clock) as m:
         dry = m.forget(session="s1", dry_run=True)
         assert dry.episodes and not set(dry.episodes) & {e for e in dry.removed_entries}
-        assert m.status()["episodes"] == 24
+        assert m.status().episodes == 24
     conn = sqlite3.connect(store_file)
     assert conn.execute("SELECT COUNT(*) FROM episodes").fetchone()[0] == 24
     conn.close()
@@ -122,7 +122,7 @@ def test_forget_needs_a_selector_and_refuses_empty_names(memory: Memory) -> None
 def test_forgetting_nothing_that_exists_changes_nothing(memory: Memory) -> None:
     memory.record({"text": "hello there", "actor": "a"})
     plan = memory.forget(actor="nobody")
-    assert plan.empty and memory.status()["episodes"] == 1
+    assert plan.empty and memory.status().episodes == 1
     assert not memory.journal(kind="forgotten")
 
 

@@ -83,7 +83,7 @@ def test_a_read_only_open_reads_and_refuses_every_write(tmp_path: Path) -> None:
         memory.record({"text": "the deploy failed on staging"})
     before = digest(path)
     with oneiro.open(path, embedder="hashing", read_only=True) as memory:
-        assert memory.status()["read_only"] is True
+        assert memory.status().read_only is True
         assert memory.recall("deploy")[0].item.text == "the deploy failed on staging"
         with pytest.raises(StoreReadOnly, match="read-only"):
             memory.record({"text": "new"})
@@ -121,7 +121,7 @@ def test_a_store_the_os_will_not_let_us_write_opens_read_only(tmp_path: Path, wh
     before = digest(store)
     with immutable(store if what == "file" else home), oneiro.open(home, embedder="hashing") as memory:
         assert memory.store.read_only
-        assert memory.status()["episodes"] == 1
+        assert memory.status().episodes == 1
         assert memory.recall("nightly build")[0].item.text == "Maya moved the nightly build"
         with pytest.raises(StoreReadOnly, match="is not writable"):
             memory.record({"text": "more"})

@@ -173,6 +173,10 @@ class Config:
     #: ``concurrent``: awake contexts keep working while a cycle dreams (blue-green);
     #: ``exclusive``: every context on the store is in dream mode for the cycle.
     sleep: str = "concurrent"
+    #: What a cycle does when an operation fails as a whole (it raises on every input, or returns
+    #: the wrong type): ``stop`` fails the cycle and undoes its writes; ``skip`` journals the
+    #: failure and goes on without that operation's writes.
+    on_operation_error: str = "stop"
 
     @property
     def store_path(self) -> Path:
@@ -327,6 +331,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "embedder.name": ("minilm", "hashing"),
     "budget.tier": ("T0", "T1", "T2", "W"),
     "sleep": ("concurrent", "exclusive"),
+    "on_operation_error": ("stop", "skip"),
 }
 #: Tiers that call an LLM and so need a token budget.
 LLM_TIERS = ("T1", "T2")

@@ -15,25 +15,27 @@ from typing import Any
 import numpy as np
 
 from oneiro import capture
-from oneiro.backends import Embedder, make_embedder
+from oneiro.backends import Embedder
 from oneiro.config import Config, check_state_dir, load_config, locate
 from oneiro.dream.budget import CycleBudget
 from oneiro.dream.cycle import DreamEngine
-from oneiro.dream.phases import default_phases
 from oneiro.dream.report import CycleReport
-from oneiro.errors import InvalidInput
+from oneiro.errors import ConfigError, InvalidInput, UnknownCycle
 from oneiro.events import EventBus
 from oneiro.forget import ForgetPlan, Selector
 from oneiro.forget import apply as apply_forget
 from oneiro.forget import plan as plan_forget
 from oneiro.gate import DispatchResult, Gate
 from oneiro.index import Filter
-from oneiro.model import Entry, Episode, Hit, Mode
+from oneiro.model import Entry, EntryStatus, Episode, Hit, Mode
 from oneiro.playbook import Playbook
+from oneiro.plugins import Registered, Registry
 from oneiro.recall import IndexCache, Recaller
 from oneiro.scheduler import Decision, gather, should_dream
 from oneiro.shadows import Shadow
 from oneiro.store import SQLiteStore, Store
+from oneiro.store import evidence as evidence_rows
+from oneiro.store.cycles import CycleRow
 from oneiro.store.journal import Record
 from oneiro.validation import ValidationReport, Validator
 
@@ -58,29 +60,122 @@ class Recorded:
         return len(self.new) - self.new_count
 
 
-class Memory:
-    """An agent's memory. Build with :func:`oneiro.open`."""
+#: The statuses a dream-made hypothesis can be in (``Memory.hypotheses``).
+HYPOTHESIS_STATUSES: tuple[str, ...] = (
+    EntryStatus.STAGED.value,
+    EntryStatus.VALIDATED.value,
+    EntryStatus.REFUTED.value,
+    EntryStatus.EXPIRED.value,
+)
 
-    def __init__(self, store: Store, embedder: Embedder, config: Config, clock: Clock = time.time) -> None:
+
+@dataclass(frozen=True)
+class EmbedderInfo:
+    """An embedder by name and vector dimension."""
+
+    name: str
+    dim: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "dim": self.dim}
+
+
+@dataclass(frozen=True)
+class CycleInfo:
+    """A cycle by id and status."""
+
+    id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Status:
+    """What a store holds (:meth:`Memory.status`). ``embedder`` is the model the store's vectors
+    were made with (the configured one while the store has none); ``configured_embedder`` is set
+    only when the configuration names another, which the store would refuse."""
+
+    store: str
+    read_only: bool
+    schema_version: int
+    episodes: int
+    entries: dict[str, int]
+    embedder: EmbedderInfo
+    last_cycle: CycleInfo | None
+    configured_embedder: EmbedderInfo | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, in the order ``oneiro status`` prints; ``configured_embedder`` only when set."""
+        out: dict[str, Any] = {
+            "store": self.store,
+            "read_only": self.read_only,
+            "schema_version": self.schema_version,
+            "episodes": self.episodes,
+            "entries": dict(self.entries),
+            "embedder": self.embedder.to_dict(),
+            "last_cycle": None
+            if self.last_cycle is None
+            else {"id": self.last_cycle.id, "status": self.last_cycle.status},
+        }
+        if self.configured_embedder is not None:
+            out["configured_embedder"] = self.configured_embedder.to_dict()
+        return out
+
+
+@dataclass(frozen=True)
+class Brief:
+    """A waking brief: what a returning cycle told the agent (``data["markdown"]`` is its text)."""
+
+    cycle_id: str | None
+    ts: float
+    data: dict[str, Any]
+
+    @property
+    def markdown(self) -> str:
+        return str(self.data.get("markdown", ""))
+
+
+class Memory:
+    """An agent's memory. Build with :func:`oneiro.open`.
+
+    Its plugins (``registry``: the built-ins, the ``oneiro`` entry points and the objects passed to
+    ``oneiro.open(..., plugins=[...])``) belong to it alone: two memories in one process can run
+    different operations, tests, scorers, shadows and probes."""
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        config: Config,
+        clock: Clock = time.time,
+        *,
+        registry: Registry | None = None,
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.config = config
         self.clock = clock
+        self.registry = registry if registry is not None else Registry()
+        #: This memory's scorers: the registered ones, and any added later with ``register``.
+        self.scorers = self.registry.scorers()
+        self._playbook = Playbook(store, clock=clock, probes=self.registry.probes)
         self._cache = IndexCache(store, embedder.name, config.lifecycle.confidence_floor)
         self._recaller = Recaller(store, embedder, config, self._cache)
         self.bus = EventBus()
         self._wake_child = threading.Event()
         self.gate = Gate(store, clock, sleep=config.sleep)
-        self.validator = Validator(store, embedder, config)
+        self.validator = Validator(
+            store, embedder, config, tests=self.registry.evidence_tests, playbook=self._playbook
+        )
         self.engine = DreamEngine(
             store,
             embedder,
             config,
-            default_phases(config),
+            self.registry,
             clock=clock,
             mode_scope=self.gate.dreaming,
             bus=self.bus,
             index=self._cache.sync,
+            scorers=self.scorers,
         )
 
     # -- awake: capture ---------------------------------------------------------------------
@@ -195,15 +290,42 @@ class Memory:
 
     @property
     def playbook(self) -> Playbook:
-        """The agent's playbook: items, revisions, constraints, probes, rollback."""
-        return Playbook(self.store, clock=self.clock)
+        """The agent's playbook: items, revisions, constraints, probes, rollback. One object per
+        memory, the one the validator's ``auto`` promotion uses, so a probe registered on it runs
+        on every promotion, manual or automatic."""
+        return self._playbook
+
+    def hypotheses(self, statuses: Iterable[str] = HYPOTHESIS_STATUSES) -> list[Entry]:
+        """Dream-made hypotheses (entries carrying an evidence test) in ``statuses``."""
+        wanted = [statuses] if isinstance(statuses, str) else list(statuses)
+        unknown = [s for s in wanted if s not in HYPOTHESIS_STATUSES]
+        if unknown or not wanted:
+            raise InvalidInput(f"must be among {', '.join(HYPOTHESIS_STATUSES)}", field="statuses")
+        with self.store.snapshot() as conn:
+            return evidence_rows.hypotheses(conn, wanted)
+
+    def brief(self) -> Brief | None:
+        """The latest waking brief; None before any cycle returned."""
+        records = self.store.journal_read(kind="brief")
+        if not records:
+            return None
+        last = records[-1]
+        return Brief(last.cycle_id, last.ts, last.payload)
 
     # -- pipelines and the gate --------------------------------------------------------------
     def pipeline(
         self, name: str | None = None, *, effect: str, shadow: Shadow | None = None
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Register a pipeline: ``@memory.pipeline(effect="pure" | "effectful", shadow=...)``."""
-        return self.gate.pipeline(name, effect=effect, shadow=shadow)
+        """Register a pipeline: ``@memory.pipeline(effect="pure" | "effectful", shadow=...)``.
+        Without ``shadow``, a shadow registered through the door for this pipeline's name (its
+        function's ``__name__`` by default) answers for it while dreaming."""
+
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            label = name if name is not None else getattr(fn, "__name__", None)
+            chosen = shadow if shadow is not None else self.registry.shadows.get(str(label))
+            return self.gate.pipeline(name, effect=effect, shadow=chosen)(fn)
+
+        return decorate
 
     def dispatch(self, name: str, /, *args: Any, **kwargs: Any) -> DispatchResult:
         """Run a registered pipeline through the gate (the only way to run one)."""
@@ -299,31 +421,44 @@ class Memory:
         """Journal records, oldest first, optionally of one cycle or kind."""
         return self.store.journal_read(cycle_id=cycle_id, kind=kind)
 
+    def cycles(self, limit: int = 20) -> list[CycleRow]:
+        """The latest cycles, newest first."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+            raise InvalidInput("must be a positive integer", field="limit")
+        return self.store.recent_cycles(limit)
+
+    def cycle(self, cycle_id: str) -> CycleRow:
+        """One cycle; UnknownCycle when the store has none of that id."""
+        row = self.store.cycle(cycle_id)
+        if row is None:
+            raise UnknownCycle(f"no cycle {cycle_id!r}; `oneiro journal` lists them")
+        return row
+
+    def plugins(self) -> list[Registered]:
+        """Everything registered for this memory: kind, name, plugin, detail."""
+        return self.registry.listing()
+
     def verify_journal(self) -> int:
         """Recompute the journal's hash chain; raises JournalCorrupt naming the first bad record."""
         return self.store.journal_verify()
 
     # -- introspection ----------------------------------------------------------------------
-    def status(self) -> dict[str, Any]:
-        """What the store holds. ``embedder`` is the model the store's vectors were made with (the
-        configured one while the store has none); ``configured_embedder`` appears when the
-        configuration names another, which the store would refuse."""
+    def status(self) -> Status:
+        """What the store holds, and the embedder its vectors were made with (:class:`Status`)."""
         cycles = self.store.recent_cycles(1)
-        configured = {"name": self.embedder.name, "dim": self.embedder.dim}
+        configured = EmbedderInfo(self.embedder.name, self.embedder.dim)
         built = self.store.built_with()
-        store_embedder = configured if built is None else {"name": built[0], "dim": built[1]}
-        info: dict[str, Any] = {
-            "store": self.store.path,
-            "read_only": self.store.read_only,
-            "schema_version": self.store.schema_version(),
-            "episodes": self.store.episode_count(),
-            "entries": self.store.entry_counts(),
-            "embedder": store_embedder,
-            "last_cycle": None if not cycles else {"id": cycles[0].id, "status": cycles[0].status},
-        }
-        if store_embedder != configured:
-            info["configured_embedder"] = configured
-        return info
+        store_embedder = configured if built is None else EmbedderInfo(built[0], built[1])
+        return Status(
+            store=self.store.path,
+            read_only=self.store.read_only,
+            schema_version=self.store.schema_version(),
+            episodes=self.store.episode_count(),
+            entries=dict(self.store.entry_counts()),
+            embedder=store_embedder,
+            last_cycle=None if not cycles else CycleInfo(cycles[0].id, cycles[0].status),
+            configured_embedder=None if store_embedder == configured else configured,
+        )
 
     def refuse_write(self) -> None:
         """Raise StoreReadOnly (saying why) when this memory's store is open read-only, so an edge
@@ -367,6 +502,8 @@ def open_memory(
     clock: Clock = time.time,
     overrides: dict[str, Any] | None = None,
     read_only: bool | None = None,
+    preset: str | None = None,
+    plugins: Sequence[object] = (),
 ) -> Memory:
     """Open (creating if needed) the store at ``path``; ``":memory:"`` for an in-memory store.
 
@@ -376,14 +513,20 @@ def open_memory(
     ``~/.oneiro``) is used. ``embedder`` is an Embedder or the name of one (``"hashing"``,
     ``"minilm"``); ``overrides`` are config sections, e.g. ``{"recall": {"rrf_k": 30}}``.
     ``read_only`` True opens the store for reading only (writes raise StoreReadOnly); None (the
-    default) does so only when this process may not write the store.
+    default) does so only when this process may not write the store. ``preset`` (``"nap"``,
+    ``"night"``) is applied under the config file and the overrides. A ``config`` given whole
+    cannot be combined with ``overrides``, ``preset`` or an embedder name (ConfigError: they would
+    be dropped). ``plugins`` are registered for this memory alone, after the built-ins and the
+    ``oneiro`` entry points (:mod:`oneiro.plugins`).
     """
+    _refuse_mixed_config(config, overrides, preset, embedder)
+    registry = Registry(plugins)
     if isinstance(embedder, str):
         overrides = {**(overrides or {}), "embedder": {"name": embedder}}
         embedder = None
     location = locate(path)
     if config is None:
-        config = load_config(location.state_dir, overrides=overrides)
+        config = load_config(location.state_dir, preset=preset, overrides=overrides)
     store_path = location.store
     if location.state_dir is not None:
         check_state_dir(config.state_dir)
@@ -395,7 +538,28 @@ def open_memory(
         read_only=read_only,
     )
     try:
-        return Memory(store, embedder or make_embedder(config.embedder), config, clock)
+        chosen = embedder or registry.embedder(config.embedder)
+        return Memory(store, chosen, config, clock, registry=registry)
     except BaseException:
         store.close()
         raise
+
+
+def _refuse_mixed_config(
+    config: Config | None, overrides: dict[str, Any] | None, preset: str | None, embedder: object
+) -> None:
+    """A whole ``config`` excludes the arguments that would build one, which it would drop."""
+    if config is None:
+        return
+    given = [
+        name
+        for name, value in (("overrides", overrides), ("preset", preset))
+        if value is not None
+    ]
+    if isinstance(embedder, str):
+        given.append("embedder (a name)")
+    if given:
+        raise ConfigError(
+            f"config= is a whole configuration; {' and '.join(given)} cannot be combined with it "
+            "(put them in the Config, or pass them without config=)"
+        )

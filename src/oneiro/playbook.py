@@ -20,6 +20,7 @@ only propose.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import hashlib
@@ -315,16 +316,33 @@ class Playbook:
     error leaves the tables as they were.
     """
 
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        probes: Mapping[str, Probe] | None = None,
+    ) -> None:
+        """``probes`` are every check a candidate must pass (a memory's registry's); the built-in
+        probes when none are given."""
         self.store = store
         self.clock = clock
-        self.probes: dict[str, Probe] = dict(BUILTIN_PROBES)
+        self.probes: dict[str, Probe] = dict(BUILTIN_PROBES if probes is None else probes)
 
     def register_probe(self, name: str, probe: Probe) -> None:
-        """Add a check every candidate must pass before it becomes active."""
+        """Add a check every candidate must pass before it becomes active, whether a person
+        approves it or the ``auto`` policy promotes it (the validator promotes through this same
+        playbook: ``Memory.playbook``)."""
         if name in self.probes:
             raise ValueError(f"a probe named {name!r} is already registered")
         self.probes[name] = probe
+
+    def at(self, now: float) -> Playbook:
+        """This playbook deciding at time ``now``: the same store and the same probes (one dict,
+        so a probe registered on either is run by both), a fixed clock."""
+        view = copy.copy(self)
+        view.clock = lambda: now
+        return view
 
     # -- reading
     def items(self) -> list[Item]:

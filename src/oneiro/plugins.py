@@ -240,6 +240,13 @@ class Registry:
                 out[spec.phase] = (*out[spec.phase], spec.operation)
         return out
 
+    def plugin_of(self, operation: Operation) -> str:
+        """The plugin that registered ``operation`` (by identity), for error messages."""
+        for spec in self._collected.operations:
+            if spec.operation is operation:
+                return spec.plugin
+        return "unregistered"
+
     def embedder(self, config: EmbedderConfig) -> Embedder:
         from oneiro.errors import ConfigError
 
@@ -248,7 +255,14 @@ class Registry:
             names = ", ".join(sorted(self._collected.embedders))
             raise ConfigError(f"unknown embedder {config.name!r}; registered: {names}")
         plugin, factory = found
-        embedder = factory(config)
+        try:
+            embedder = factory(config)
+        except Exception as exc:
+            if plugin == PROJECT or isinstance(exc, OneiroError):
+                raise
+            raise PluginError(
+                f"plugin {plugin!r}: embedder {config.name!r} failed to start: {type(exc).__name__}: {exc}"
+            ) from exc
         if not callable(getattr(embedder, "embed_batch", None)):
             raise PluginError(f"plugin {plugin!r}: embedder {config.name!r} returned {embedder!r}")
         return embedder

@@ -6,6 +6,10 @@ latency...), recorded awake and immutable with the episode. When a newer version
 registered, a dream can compute what the recorded inputs are worth now (NREM's counterfactual
 re-scoring) without touching the world or the episode.
 
+Scorers belong to a memory, not to the process: a plugin registers them through the door
+(``register_scorers`` in :mod:`oneiro.plugins`), and ``Memory.scorers`` is that memory's registry,
+which the cycle hands its operations (``ctx.scorers``).
+
 Invariants: a (name, version) pair names exactly one function for the life of a registry, so a
 re-score is reproducible; versions are positive integers and "current" is the highest registered.
 """
@@ -69,17 +73,3 @@ class ScoringRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._scorers)
-
-
-#: The process-wide registry the module-level functions use.
-REGISTRY = ScoringRegistry()
-
-
-def register(name: str, version: int, fn: ScoreFn) -> Scorer:
-    """Register ``fn`` as version ``version`` of the scorer ``name`` in the process registry."""
-    return REGISTRY.register(name, version, fn)
-
-
-def current(name: str) -> Scorer | None:
-    """The newest registered version of ``name`` in the process registry, or None."""
-    return REGISTRY.current(name)

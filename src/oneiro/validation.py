@@ -45,8 +45,8 @@ distinct parties outside the hypothesis's grounds:
 Predictions resolve by the earliest-recorded episode that decides them between their making and
 their checkpoint; one tied to a hypothesis is not resolved by that hypothesis's grounds.
 
-Evidence tests are pluggable (:func:`register_test`): a hypothesis names its test in
-``data["test"]["type"]``; predictions use the same registry.
+Evidence tests are pluggable (``register_evidence_tests`` in :mod:`oneiro.plugins`, one registry
+per memory): a hypothesis names its test in ``data["test"]["type"]``; predictions use the same.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import numpy as np
@@ -183,23 +184,14 @@ class TextSupport:
         return Verdict.REFUTES if negated(text) != negated(episode.text) else Verdict.SUPPORTS
 
 
-TESTS: dict[str, EvidenceTest] = {}
-
-
-def register_test(test: EvidenceTest) -> None:
-    """Add an evidence test type (later phases bring their own)."""
-    if test.name in TESTS:
-        raise ValueError(f"an evidence test named {test.name!r} is already registered")
-    TESTS[test.name] = test
-
-
-register_test(ResidualBias())
-register_test(TextSupport())
-
-
 def builtin_tests() -> list[EvidenceTest]:
     """oneiro's own evidence tests, for the registration door."""
     return [ResidualBias(), TextSupport()]
+
+
+#: The built-in tests by name. Deprecated, read-only and used by no path of oneiro: a memory's
+#: tests are those of its registry (``Validator(tests=...)``, ``register_evidence_tests``).
+TESTS: Mapping[str, EvidenceTest] = MappingProxyType({t.name: t for t in builtin_tests()})
 
 
 @dataclass(frozen=True)
@@ -264,10 +256,12 @@ class Subject:
     test: EvidenceTest | None
 
     @staticmethod
-    def of(vector_id: str | None, text: str, data: Mapping[str, Any]) -> Subject:
+    def of(
+        vector_id: str | None, text: str, data: Mapping[str, Any], tests: Mapping[str, EvidenceTest]
+    ) -> Subject:
         spec = data.get("test")
         spec = spec if isinstance(spec, dict) else {}
-        return Subject(vector_id, text, spec, TESTS.get(str(spec.get("type"))))
+        return Subject(vector_id, text, spec, tests.get(str(spec.get("type"))))
 
 
 @dataclass
@@ -329,10 +323,23 @@ class Validator:
     """Judges awake episodes against open hypotheses and predictions; the awake path, so it
     writes directly through the store, in one transaction per call."""
 
-    def __init__(self, store: Store, embedder: Embedder, config: Config) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        config: Config,
+        *,
+        tests: Mapping[str, EvidenceTest] | None = None,
+        playbook: Playbook | None = None,
+    ) -> None:
+        """``tests`` are the evidence tests by name (a memory's registry's; the built-ins by
+        default); ``playbook`` is the memory's own, so the probes registered on it judge what the
+        ``auto`` policy promotes."""
         self.store = store
         self.embedder = embedder
         self.lc = config.lifecycle
+        self.tests = tests if tests is not None else {t.name: t for t in builtin_tests()}
+        self.playbook = playbook if playbook is not None else Playbook(store)
 
     def run(self, episodes: Sequence[Episode], now: float) -> ValidationReport:
         """Judge ``episodes`` (already recorded), then sweep. Episodes the store does not hold as
@@ -395,7 +402,7 @@ class Validator:
 
     def _judge_hypotheses(self, j: _Judging, eps: Sequence[Episode], report: ValidationReport) -> set[str]:
         hyps = evidence.testable(j.conn)
-        subjects = [Subject.of(h.id, h.text, h.data) for h in hyps]
+        subjects = [Subject.of(h.id, h.text, h.data, self.tests) for h in hyps]
         touched: set[str] = set()
         for h, row in zip(hyps, self._verdicts(j.conn, subjects, eps), strict=True):
             for ep, verdict in zip(eps, row, strict=True):
@@ -433,7 +440,7 @@ class Validator:
         its making and its checkpoint (record time). A prediction tied to a hypothesis is not
         resolved by the parties that hypothesis rests on."""
         rows = predictions.select(j.conn, predictions.OPEN)
-        subjects = [Subject.of(None, p.text, p.data) for p in rows]
+        subjects = [Subject.of(None, p.text, p.data, self.tests) for p in rows]
         linked = entry_rows.get(j.conn, [p.entry_id for p in rows if p.entry_id])
         touched: set[str] = set()
         for p, row in zip(rows, self._verdicts(j.conn, subjects, eps), strict=True):
@@ -482,4 +489,4 @@ class Validator:
                 report.predictions[p.id] = "lapsed"
         if stale:
             meta.bump(conn, ENTRIES_VERSION)
-        report.promoted = Playbook(self.store, clock=lambda: now).auto_promote()
+        report.promoted = self.playbook.at(now).auto_promote()

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from oneiro.backends.embedder import Embedder
 from oneiro.backends.hashing import HashingEmbedder
 from oneiro.config import EmbedderConfig
-from oneiro.errors import ConfigError
 
 
 def _minilm(config: EmbedderConfig) -> Embedder:
@@ -22,14 +21,11 @@ def builtin_embedders() -> dict[str, Callable[[EmbedderConfig], Embedder]]:
 
 
 def make_embedder(config: EmbedderConfig) -> Embedder:
-    """The embedder a config names."""
-    if config.name == "hashing":
-        return HashingEmbedder(config.hashing_dim)
-    if config.name == "minilm":
-        from oneiro.backends.minilm import MiniLMEmbedder
+    """The embedder a config names, from a registry of the built-ins and the installed plugins.
+    A ``Memory`` asks its own registry instead (``oneiro.open(..., plugins=[...])``)."""
+    from oneiro.plugins import Registry
 
-        return MiniLMEmbedder(batch_size=config.batch_size)
-    raise ConfigError(f"unknown embedder {config.name!r}")
+    return Registry().embedder(config)
 
 
 __all__ = ["Embedder", "HashingEmbedder", "make_embedder"]

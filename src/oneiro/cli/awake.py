@@ -83,8 +83,7 @@ def register(app: typer.Typer) -> None:
         with open_memory(root) as memory:
             status = memory.status()
         console.print(
-            f"store ready: {status['store']} (schema {status['schema_version']}, "
-            f"{status['episodes']} episodes)"
+            f"store ready: {status.store} (schema {status.schema_version}, {status.episodes} episodes)"
         )
 
     @app.command()
@@ -152,7 +151,7 @@ def register(app: typer.Typer) -> None:
     def status(as_json: Annotated[bool, typer.Option("--json")] = False, home: HomeOption = None) -> None:
         """What the store holds, and the embedder its vectors were made with."""
         with open_memory(home) as memory:
-            info = memory.status()
+            info = memory.status().to_dict()
         if as_json:
             print_json(info)
             return

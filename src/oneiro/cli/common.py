@@ -27,24 +27,29 @@ HomeOption = Annotated[
     Path | None,
     typer.Option("--home", help="State directory (default: $ONEIRO_HOME or ~/.oneiro).", show_default=False),
 ]
+PresetOption = Annotated[
+    str | None,
+    typer.Option("--preset", help="nap or night: a named set of settings, under the config file."),
+]
 EmbedderOption = Annotated[
     str | None, typer.Option("--embedder", help="minilm or hashing (default: from config).")
 ]
 
 
-def config_for(home: Path | None, embedder: str | None = None) -> Config:
-    """The configuration a command runs with: the state directory's file, then the options.
+def config_for(home: Path | None, embedder: str | None = None, preset: str | None = None) -> Config:
+    """The configuration a command runs with: the preset, the state directory's file, then the
+    options.
 
     The state directory must be a directory or not exist yet (StorePathError otherwise), so a
     file or a device given as ``--home`` is refused before anything reads or writes there."""
     root = home if home is not None else state_dir_from_env()
     check_state_dir(root, "--home" if home is not None else "state directory")
     overrides = {"embedder": {"name": embedder}} if embedder else None
-    return load_config(root, overrides=overrides)
+    return load_config(root, preset=preset, overrides=overrides)
 
 
-def open_memory(home: Path | None, embedder: str | None = None) -> oneiro.Memory:
-    config = config_for(home, embedder)
+def open_memory(home: Path | None, embedder: str | None = None, preset: str | None = None) -> oneiro.Memory:
+    config = config_for(home, embedder, preset)
     return oneiro.open(config.state_dir, config=config)
 
 

@@ -28,7 +28,6 @@ def register(app: typer.Typer) -> None:
             clock = scenario.ScenarioClock()
             config = config_for(root, embedder)
             with oneiro.open(config.state_dir, config=config, clock=clock) as memory:
-                console.print(
-                    f"[bold]oneiro demo[/bold] (store: {memory.store.path}, embedder: {memory.embedder.name})"
-                )
+                where = memory.status().store
+                console.print(f"[bold]oneiro demo[/bold] (store: {where}, embedder: {memory.embedder.name})")
                 scenario.run(memory, say=console.print, clock=clock)

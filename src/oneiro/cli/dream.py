@@ -19,7 +19,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from oneiro.cli.common import EmbedderOption, HomeOption, console, open_memory, print_json, utc
+from oneiro.cli.common import (
+    EmbedderOption,
+    HomeOption,
+    PresetOption,
+    console,
+    open_memory,
+    print_json,
+    utc,
+)
 from oneiro.dream.report import CycleReport
 from oneiro.events import Event
 from oneiro.scheduler import Runner
@@ -122,6 +130,10 @@ def print_report(report: CycleReport) -> None:
     )
 
 
+#: Cycles ``oneiro journal`` lists, newest first.
+JOURNAL_CYCLES = 50
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def dream(
@@ -136,13 +148,14 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
         home: HomeOption = None,
         embedder: EmbedderOption = None,
+        preset: PresetOption = None,
     ) -> None:
         """Dream now (bypasses the scheduler), with progress per phase."""
         from oneiro.dream.budget import CycleBudget
 
         # A bad budget is refused before the store is opened, so it cannot even create one.
         budget = None if seconds is None else CycleBudget(seconds)
-        with open_memory(home, embedder) as memory, contextlib.ExitStack() as stack:
+        with open_memory(home, embedder, preset) as memory, contextlib.ExitStack() as stack:
             if not dry_run:
                 memory.refuse_write()
             if not as_json:
@@ -173,7 +186,7 @@ def register(app: typer.Typer) -> None:
                 console.print(f"journal verified: {n} records, hash chain intact")
                 return
             if cycle is None:
-                rows = memory.store.recent_cycles(50)
+                rows = memory.cycles(JOURNAL_CYCLES)
                 if as_json:
                     print_json([r.__dict__ for r in rows])
                     return
@@ -188,10 +201,7 @@ def register(app: typer.Typer) -> None:
                     table.add_row(r.id, r.status, r.reason, r.phase or "-", utc(r.started_at), str(span))
                 console.print(table)
                 return
-            if memory.store.cycle(cycle) is None:
-                from oneiro.errors import UnknownCycle
-
-                raise UnknownCycle(f"no cycle {cycle!r}; `oneiro journal` lists them")
+            memory.cycle(cycle)  # UnknownCycle, naming it, when the store has none of that id
             records = memory.journal(cycle)
         if as_json:
             print_json([r.__dict__ for r in records])
@@ -214,9 +224,10 @@ def register(app: typer.Typer) -> None:
     def daemon(
         once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
         home: HomeOption = None,
+        preset: PresetOption = None,
     ) -> None:
         """Poll the scheduler and dream when it says so (Ctrl-C or SIGTERM stops it)."""
-        with open_memory(home) as memory:
+        with open_memory(home, preset=preset) as memory:
 
             def decide() -> Any:
                 decision = memory.should_dream()

@@ -11,11 +11,10 @@ from rich.table import Table
 from oneiro.cli.common import HomeOption, console, open_memory, print_json
 from oneiro.constraints import load_constraints
 from oneiro.errors import InvalidInput
-from oneiro.playbook import Playbook, RevisionStatus, render
-from oneiro.store import evidence
+from oneiro.memory import HYPOTHESIS_STATUSES
+from oneiro.playbook import RevisionStatus, render
 from oneiro.validation import DAY
 
-HYPOTHESIS_STATUSES = ("staged", "validated", "refuted", "expired")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ByOption = Annotated[str, typer.Option("--by", help="Who decides (kept with the revision).")]
 
@@ -26,8 +25,7 @@ def _hypotheses(home: Path | None, status: str | None) -> list[dict[str, Any]]:
     wanted = (status,) if status else HYPOTHESIS_STATUSES
     with open_memory(home) as memory:
         now = memory.clock()
-        with memory.store.snapshot() as conn:
-            found = evidence.hypotheses(conn, wanted)
+        found = memory.hypotheses(wanted)
     return [
         {
             "id": e.id,
@@ -93,21 +91,20 @@ def register(app: typer.Typer) -> None:
     def brief(as_json: JsonOption = False, home: HomeOption = None) -> None:
         """The latest waking brief (from the journal)."""
         with open_memory(home) as memory:
-            records = memory.store.journal_read(kind="brief")
-        if not records:
+            latest = memory.brief()
+        if latest is None:
             console.print("no brief yet: a brief is written when a dream returns")
             return
-        payload = records[-1].payload
         if as_json:
-            print_json(payload)
+            print_json(latest.data)
         else:
-            console.print(payload.get("markdown", ""), markup=False)
+            console.print(latest.markdown, markup=False)
 
     @playbook_app.command("show")
     def show(as_json: JsonOption = False, home: HomeOption = None) -> None:
         """The active playbook (PLAYBOOK.md), then the revisions waiting for a decision."""
         with open_memory(home) as memory:
-            pb = Playbook(memory.store, clock=memory.clock)
+            pb = memory.playbook
             items, pending, policy = pb.items(), pb.revisions(RevisionStatus.PROPOSED), pb.policy
             constraints = pb.constraints()
         if as_json:
@@ -135,7 +132,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The unified diff a revision makes to PLAYBOOK.md."""
         with open_memory(home) as memory:
-            pb = Playbook(memory.store, clock=memory.clock)
+            pb = memory.playbook
             revs = [pb.revision(revision)] if revision else pb.revisions(RevisionStatus.PROPOSED)
             for r in revs:
                 text = pb.candidate(r.id).diff if r.status == RevisionStatus.PROPOSED else r.diff
@@ -147,7 +144,7 @@ def register(app: typer.Typer) -> None:
     def approve(revision: str, by: ByOption = "user", home: HomeOption = None) -> None:
         """Probe a pending revision's candidate and make it active."""
         with open_memory(home) as memory:
-            r = Playbook(memory.store, clock=memory.clock).approve(revision, by=by)
+            r = memory.playbook.approve(revision, by=by)
         console.print(f"{r.id} is active (validated sha256 {r.validated_sha})")
 
     @playbook_app.command("reject")
@@ -159,14 +156,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Reject a pending revision."""
         with open_memory(home) as memory:
-            r = Playbook(memory.store, clock=memory.clock).reject(revision, by=by, reason=reason)
+            r = memory.playbook.reject(revision, by=by, reason=reason)
         console.print(f"{r.id} rejected")
 
     @playbook_app.command("rollback")
     def rollback(by: ByOption = "user", home: HomeOption = None) -> None:
         """Restore the playbook as it was before the last activated revision."""
         with open_memory(home) as memory:
-            r = Playbook(memory.store, clock=memory.clock).rollback(by=by)
+            r = memory.playbook.rollback(by=by)
         console.print(f"{r.id} rolled back")
 
     @playbook_app.command("constraints")
@@ -182,7 +179,7 @@ def register(app: typer.Typer) -> None:
         if load is not None:
             load_constraints(load)  # a bad file is refused before the store is opened
         with open_memory(home) as memory:
-            pb = Playbook(memory.store, clock=memory.clock)
+            pb = memory.playbook
             if load is not None:
                 pb.load_constraints(load, replace=replace)
             known = pb.constraints()
@@ -198,7 +195,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show or set who activates revisions: a person (manual) or validated evidence (auto)."""
         with open_memory(home) as memory:
-            pb = Playbook(memory.store, clock=memory.clock)
+            pb = memory.playbook
             if value is not None:
                 pb.set_policy(value)
             console.print(f"policy: {pb.policy}")

@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -39,17 +39,19 @@ from oneiro.backends.embedder import Embedder
 from oneiro.config import Config
 from oneiro.dream import backlog
 from oneiro.dream import checkpoint as checkpoints
-from oneiro.dream.boundary import run_guarded
+from oneiro.dream.boundary import MESSAGE_LIMIT, Skipped, run_guarded
 from oneiro.dream.budget import CycleBudget, PhaseBudget, phase_split
-from oneiro.dream.phase import PHASE_ORDER, Context, Operation, Outcome, PhaseName
+from oneiro.dream.phase import PHASE_ORDER, Context, Operation, Outcome, PhaseName, Snapshot
 from oneiro.dream.report import CycleReport, PhaseReport
 from oneiro.dream.snapshot import StoreSnapshot
-from oneiro.dream.writes import Writes
+from oneiro.dream.writes import Note, Writes
 from oneiro.errors import CycleRunning, CycleStateError, UnknownCycle
 from oneiro.events import EventBus
 from oneiro.gate import DRY_RUN_CYCLE, adopt_mode
 from oneiro.index import VectorIndex
 from oneiro.model import Episode, Mode, Tier
+from oneiro.plugins import PluginError
+from oneiro.scoring import ScoringRegistry
 from oneiro.store.cycles import RETURNED_STATUSES, CycleRow
 from oneiro.store.protocol import Store
 
@@ -64,6 +66,20 @@ _ACTIVE_LOCK = threading.Lock()
 
 class Woken(Exception):
     """Raised inside the orchestrator when a wake-up arrives; never escapes it."""
+
+
+class _Checked:
+    """An operation whose result is checked to be an :class:`Outcome` before the boundary reads
+    it, so a plugin returning the wrong type fails with a message saying so."""
+
+    def __init__(self, op: Operation) -> None:
+        self.op, self.name, self.tier = op, op.name, op.tier
+
+    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+        outcome = self.op.run(snap, ctx, carry)
+        if not isinstance(outcome, Outcome):
+            raise TypeError(f"run() returned {type(outcome).__name__}, not an Outcome")
+        return outcome
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -98,30 +114,81 @@ def new_cycle_id(now: float, ordinal: int, from_rowid: int, to_rowid: int) -> st
     return f"c-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(now))}-{digest}"
 
 
+class PhaseSource(Protocol):
+    """Where a cycle gets its operations: each phase's, in order, of the tiers it may spend on, and
+    which plugin registered each (:class:`oneiro.plugins.Registry` is one)."""
+
+    def phases(self, tiers: frozenset[Tier]) -> Phases: ...
+    def plugin_of(self, operation: Operation) -> str: ...
+
+
+class FixedPhases:
+    """A fixed table, whatever the tier: for a caller that replaces the operations outright (a
+    benchmark timing one operation, a test driving the orchestrator with fakes)."""
+
+    def __init__(self, table: Phases) -> None:
+        self.table = table
+
+    def phases(self, tiers: frozenset[Tier]) -> Phases:
+        return self.table
+
+    def plugin_of(self, operation: Operation) -> str:
+        return type(operation).__module__
+
+
+def tiers_allowed(tier: Tier) -> frozenset[Tier]:
+    """The operation tiers a cycle of budget tier ``tier`` runs: T0 always, T1 under a T1 or T2
+    budget, T2 under a T2 budget (an LLM tier runs only when its tokens are budgeted), W under W."""
+    ladder = {Tier.T0: {Tier.T0}, Tier.T1: {Tier.T0, Tier.T1}, Tier.T2: {Tier.T0, Tier.T1, Tier.T2}}
+    return frozenset(ladder.get(tier, {Tier.T0, tier}))
+
+
 class DreamEngine:
-    """Runs, resumes, interrupts and reverts cycles on one store."""
+    """Runs, resumes, interrupts and reverts cycles on one store.
+
+    ``phases`` is a :class:`PhaseSource` (the memory's plugin registry) or a fixed table; the
+    operations a cycle runs are the source's for the tiers the cycle's budget allows
+    (:func:`tiers_allowed`). An operation that raises or returns something other than an
+    :class:`Outcome` fails by ``config.on_operation_error``: ``stop`` fails the cycle (every write
+    of it undone), ``skip`` journals the failure and goes on without that operation's writes.
+    """
 
     def __init__(
         self,
         store: Store,
         embedder: Embedder,
         config: Config,
-        phases: Phases,
+        phases: Phases | PhaseSource,
         *,
         clock: Callable[[], float] = time.time,
         mode_scope: ModeScope | None = None,
         index: Callable[[], VectorIndex] | None = None,
         bus: EventBus | None = None,
+        scorers: ScoringRegistry | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.config = config
-        self.phases = phases
+        self.source: PhaseSource = FixedPhases(phases) if isinstance(phases, Mapping) else phases
+        self.scorers = scorers if scorers is not None else ScoringRegistry()
         self.clock = clock
         self.mode_scope: ModeScope = mode_scope or (lambda _cycle: contextlib.nullcontext())
         self.index = index
         self.bus = bus or EventBus()
         self._wake = threading.Event()
+
+    @property
+    def phases(self) -> Phases:
+        """The operations a cycle of the configured budget tier runs, by phase."""
+        return self.source.phases(tiers_allowed(Tier(self.config.budget.tier)))
+
+    @phases.setter
+    def phases(self, table: Phases) -> None:
+        """Replace every operation with a fixed table (see :class:`FixedPhases`)."""
+        self.source = FixedPhases(table)
+
+    def _operations(self, phase: PhaseName, tier: Tier) -> list[Operation]:
+        return list(self.source.phases(tiers_allowed(tier)).get(phase, ()))
 
     # -- public -----------------------------------------------------------------------------
     def wake(self) -> None:
@@ -388,7 +455,7 @@ class DreamEngine:
         rowids, new = intake
         through = int(checkpoint.get("through", 0))
         size = int(checkpoint.get("chunk_size", checkpoints.CHUNK_EPISODES))
-        report = PhaseReport(phase.value, [op.name for op in self.phases.get(phase, ())])
+        report = PhaseReport(phase.value, [op.name for op in self._operations(phase, tier)])
         starts = list(range(through, len(new), size)) or [through]
         finished = 0
         for n, start in enumerate(starts):
@@ -461,7 +528,7 @@ class DreamEngine:
         An operation the budget no longer allows is skipped and reported as left, unless it is
         ``essential`` (admission: no entry may become visible unjudged; the waking brief: the
         agent must learn what the cycle left), which runs whatever the budget says."""
-        operations = list(self.phases.get(phase, ()))
+        operations = self._operations(phase, tier)
         ctx = Context(
             cycle_id,
             self.clock(),
@@ -470,6 +537,7 @@ class DreamEngine:
             self.config,
             phase_budget,
             tier,
+            scorers=self.scorers,
         )
         total = Outcome(carry={})
         report = PhaseReport(phase.value, [op.name for op in operations])
@@ -487,10 +555,7 @@ class DreamEngine:
             self._progress(
                 cycle_id, index, phase, "operation", operation=op.name, op_step=i + 1, ops=len(operations)
             )
-            with self.store.snapshot():
-                outcome, skipped = run_guarded(
-                    op, snap.with_new, snap.new_episodes, ctx, {**carry, **total.carry}
-                )
+            outcome, skipped = self._run_one(op, phase, snap, ctx, {**carry, **total.carry})
             total.writes.extend(outcome.writes)
             total.carry.update(outcome.carry)
             if skipped:
@@ -502,6 +567,33 @@ class DreamEngine:
         report.writes = total.writes.summary()
         report.seconds = phase_budget.elapsed()
         return total, report
+
+    def _run_one(
+        self, op: Operation, phase: PhaseName, snap: StoreSnapshot, ctx: Context, carry: dict[str, Any]
+    ) -> tuple[Outcome, list[Skipped]]:
+        """Run one operation behind the boundary. An operation that fails on no episode in
+        particular (it raises on every input, or returns something other than an Outcome) is a
+        defect of its plugin: under ``on_operation_error = "stop"`` it fails the cycle (the caller
+        undoes every write of it); under ``"skip"`` its writes are dropped and an
+        ``operation_failed`` note, naming the plugin and the operation, is journaled instead."""
+        with self.store.snapshot():
+            try:
+                return run_guarded(_Checked(op), snap.with_new, snap.new_episodes, ctx, carry)
+            except Exception as exc:
+                failure = exc
+        return self._operation_failed(op, phase, failure), []
+
+    def _operation_failed(self, op: Operation, phase: PhaseName, exc: Exception) -> Outcome:
+        plugin = self.source.plugin_of(op)
+        error = f"{type(exc).__name__}: {exc}"[:MESSAGE_LIMIT]
+        if self.config.on_operation_error != "skip":
+            raise PluginError(
+                f"plugin {plugin!r}: operation {op.name!r} of {phase.value} failed: {error}"
+            ) from exc
+        payload = {"plugin": plugin, "operation": op.name, "phase": phase.value, "error": error}
+        failed = Outcome(did={"failed": 1})
+        failed.writes.notes.append(Note("operation_failed", payload))
+        return failed
 
     # -- applying ---------------------------------------------------------------------------
     def _vectors(self, writes: Writes) -> np.ndarray | None:

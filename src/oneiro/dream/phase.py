@@ -21,6 +21,7 @@ from oneiro.backends.embedder import Embedder
 from oneiro.config import Config
 from oneiro.dream.writes import Writes
 from oneiro.model import Entry, Episode, Tier
+from oneiro.scoring import ScoringRegistry
 
 
 class PhaseName(StrEnum):
@@ -80,6 +81,8 @@ class Context:
     config: Config
     budget: Budget
     tier: Tier = Tier.T0
+    #: The memory's scorers (registered through :mod:`oneiro.plugins`), for re-scoring.
+    scorers: ScoringRegistry = field(default_factory=ScoringRegistry)
 
 
 @dataclass

@@ -36,7 +36,7 @@ from oneiro.dream.ops.extractive import extractive_entry
 from oneiro.dream.phase import Context, Outcome, Snapshot
 from oneiro.dream.writes import Note, Writes
 from oneiro.model import Entry, Episode, Tier
-from oneiro.scoring import REGISTRY, Scorer, ScoringRegistry
+from oneiro.scoring import Scorer, ScoringRegistry
 
 #: Older scored episodes fetched per scorer and cycle through :class:`ScoredView`: re-scoring a
 #: long history is spread over several cycles instead of one long one.
@@ -80,32 +80,37 @@ class Rescoring:
     name = "rescoring"
     tier = Tier.T0
 
-    def __init__(self, registry: ScoringRegistry = REGISTRY) -> None:
-        self.registry = registry
+    def __init__(self, registry: ScoringRegistry | None = None) -> None:
+        """``registry`` pins the scorers; without one, the memory's (``ctx.scorers``) are used."""
+        self.pinned = registry
 
     def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
-        candidates, cursor = self._candidates(snap, carry)
+        registry = self.pinned if self.pinned is not None else ctx.scorers
+        candidates, cursor = self._candidates(registry, snap, carry)
         done = self._already_rescored(snap, candidates)
         writes, skipped = Writes(), Counter[str]()
         for n, ep in enumerate(candidates):
             if ctx.budget.exhausted():
                 return self._finish(writes, skipped, cursor, left=len(candidates) - n)
-            entry, why = self._rescore(ctx, ep, done)
+            entry, why = self._rescore(registry, ctx, ep, done)
             if entry is not None:
                 writes.entries.append(entry)
             elif why:
                 skipped[why] += 1
         return self._finish(writes, skipped, cursor)
 
-    def _candidates(self, snap: Snapshot, carry: dict[str, Any]) -> tuple[list[Episode], dict[str, Any]]:
+    @staticmethod
+    def _candidates(
+        registry: ScoringRegistry, snap: Snapshot, carry: dict[str, Any]
+    ) -> tuple[list[Episode], dict[str, Any]]:
         """This cycle's scored episodes and the next page of each scorer's older history, with the
         cursor that page leaves."""
         found = {e.id: e for e in snap.new_episodes if "score" in e.data}
         cursor: dict[str, Any] = {}
         if isinstance(snap, ScoredView):
             start = carry.get(CURSOR) or snap.previous_carry(CURSOR) or {}
-            for name in self.registry.names():
-                scorer = self.registry.current(name)
+            for name in registry.names():
+                scorer = registry.current(name)
                 if scorer is None or scorer.version <= 1:
                     continue
                 mark = start.get(name) if isinstance(start, dict) else None
@@ -133,13 +138,14 @@ class Rescoring:
             if e.kind == "rescore" and e.status != "reverted"
         }
 
+    @staticmethod
     def _rescore(
-        self, ctx: Context, ep: Episode, done: set[tuple[str, str, int]]
+        registry: ScoringRegistry, ctx: Context, ep: Episode, done: set[tuple[str, str, int]]
     ) -> tuple[Entry | None, str]:
         rec = score_record(ep)
         if rec is None:
             return None, "malformed_score"
-        scorer = self.registry.current(rec["scorer"])
+        scorer = registry.current(rec["scorer"])
         if scorer is None:
             return None, "unknown_scorer"
         if rec["version"] >= scorer.version:

@@ -1,7 +1,9 @@
-"""The default phase table: which operations each phase runs, in order.
+"""oneiro's own operations, by phase, in their order: what the registration door
+(:mod:`oneiro.plugins`) registers for the built-ins.
 
-REM and EVOLUTION have no operations in this version; the cycle still runs them and journals that
-they did nothing, so operations added later plug in here without touching the cycle.
+REM and EVOLUTION have no built-in operations in this version; the cycle still runs them and
+journals that they did nothing, so operations a plugin registers there plug in without touching
+the cycle.
 """
 
 from __future__ import annotations
@@ -18,23 +20,26 @@ ORDER_STEP = 10
 
 def builtin_operations() -> list[tuple[PhaseName, int, Operation]]:
     """oneiro's own operations as (phase, order, operation), for the registration door."""
-    from oneiro.config import Config
+    from oneiro.dream.phases import integration, return_
+    from oneiro.dream.phases.nrem import nrem_operations
 
-    table = default_phases(Config())
+    table: dict[PhaseName, Sequence[Operation]] = {
+        PhaseName.ONSET: (CollectResidue(),),
+        PhaseName.NREM: nrem_operations(Config()),
+        PhaseName.INTEGRATION: integration.OPERATIONS,
+        PhaseName.RETURN: return_.OPERATIONS,
+    }
     return [
-        (phase, (i + 1) * ORDER_STEP, op) for phase in PhaseName for i, op in enumerate(table[phase])
+        (phase, (i + 1) * ORDER_STEP, op)
+        for phase in PhaseName
+        for i, op in enumerate(table.get(phase, ()))
     ]
 
 
 def default_phases(config: Config) -> dict[PhaseName, Sequence[Operation]]:
-    from oneiro.dream.phases import integration, return_
-    from oneiro.dream.phases.nrem import nrem_operations
-
-    return {
-        PhaseName.ONSET: (CollectResidue(),),
-        PhaseName.NREM: nrem_operations(config),
-        PhaseName.REM: (),
-        PhaseName.EVOLUTION: (),
-        PhaseName.INTEGRATION: integration.OPERATIONS,
-        PhaseName.RETURN: return_.OPERATIONS,
-    }
+    """The built-in operations by phase (what a memory without plugins runs; all are T0), for a
+    benchmark that builds its own table around them. ``config`` is accepted for compatibility."""
+    out: dict[PhaseName, Sequence[Operation]] = {p: () for p in PhaseName}
+    for phase, _order, op in builtin_operations():
+        out[phase] = (*out[phase], op)
+    return out
