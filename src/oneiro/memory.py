@@ -35,6 +35,7 @@ from oneiro.scheduler import Decision, gather, should_dream
 from oneiro.shadows import Shadow
 from oneiro.store import SQLiteStore, Store
 from oneiro.store.journal import Record
+from oneiro.store.query import hypotheses as hypotheses_query
 from oneiro.validation import ValidationReport, Validator
 
 Clock = Callable[[], float]
@@ -339,6 +340,11 @@ class Memory:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def hypotheses(self, statuses: Sequence[str]) -> list[Entry]:
+        """Dream-made hypotheses (entries carrying a ``data.test``) in the given statuses, oldest
+        first: what awake experience is asked to confirm or refute."""
+        return self.store.entries_matching(hypotheses_query(statuses))
 
 
 def _batch(items: Iterable[Any], lines: Sequence[int] | None, limit: int) -> list[Any]:

@@ -12,7 +12,6 @@ from oneiro.cli.common import HomeOption, console, open_memory, print_json
 from oneiro.constraints import load_constraints
 from oneiro.errors import InvalidInput
 from oneiro.playbook import Playbook, RevisionStatus, render
-from oneiro.store import evidence
 from oneiro.validation import DAY
 
 HYPOTHESIS_STATUSES = ("staged", "validated", "refuted", "expired")
@@ -26,8 +25,7 @@ def _hypotheses(home: Path | None, status: str | None) -> list[dict[str, Any]]:
     wanted = (status,) if status else HYPOTHESIS_STATUSES
     with open_memory(home) as memory:
         now = memory.clock()
-        with memory.store.snapshot() as conn:
-            found = evidence.hypotheses(conn, wanted)
+        found = memory.hypotheses(wanted)
     return [
         {
             "id": e.id,
