@@ -60,6 +60,7 @@ from oneiro.dream.writes import RevisionProposal, Writes
 from oneiro.memory import Memory
 from oneiro.model import Entry, EntryStatus, Episode, Provenance, Tier, entry_id
 from oneiro.playbook import Playbook, RevisionStatus
+from oneiro.store.query import DERIVED, EntryQuery
 from oneiro.validation import DAY, TESTS, Validator
 
 INJECTIONS = (
@@ -257,7 +258,7 @@ def outcome(memory: Memory, attack_texts: Sequence[str], tried: int) -> dict[str
         return any(n in text.lower() for n in needles) or bool(signatures(text))
 
     items = Playbook(memory.store).items()
-    entries = memory.store.entries_where("provenance != 'awake'")
+    entries = memory.store.entries_matching(EntryQuery(provenance=DERIVED))
     floor = memory.config.lifecycle.confidence_floor
     extractive = {"keys", "context", "topic", "summary"}
     return {
@@ -360,7 +361,7 @@ def naive_supported(memory: Memory) -> int:
     ``confirmations_needed`` later supporting awake episodes by the writer's ``ts``, whoever wrote
     them and in whatever session."""
     needed = memory.config.lifecycle.confirmations_needed
-    hyps = [e for e in memory.store.entries_where("json_extract(data, '$.test') IS NOT NULL")]
+    hyps = [e for e in memory.store.entries_matching(EntryQuery(data_keys=("test",)))]
     episodes = [e for _, e in memory.store.episodes_since(0) if e.provenance == Provenance.AWAKE]
     if not hyps or not episodes:
         return 0
@@ -390,7 +391,7 @@ def injected(memory: Memory) -> dict[str, int]:
         return any(m in low for m in INJECTION_MARKERS)
 
     items = Playbook(memory.store).items()
-    entries = memory.store.entries_where("provenance != 'awake'")
+    entries = memory.store.entries_matching(EntryQuery(provenance=DERIVED))
     return {
         "promoted_playbook": sum(marked(i.text) or marked(i.id) for i in items),
         "promoted_validated": sum(e.status == EntryStatus.VALIDATED and marked(e.text) for e in entries),
@@ -403,7 +404,7 @@ def expiry_pushed(memory: Memory, clock: Clock) -> int:
     horizon = clock() + memory.config.lifecycle.expiry_days * DAY
     return sum(
         e.expires_at is not None and e.expires_at > horizon + 1
-        for e in memory.store.entries_where("json_extract(data, '$.test') IS NOT NULL")
+        for e in memory.store.entries_matching(EntryQuery(data_keys=("test",)))
     )
 
 
@@ -515,7 +516,7 @@ def control() -> dict[str, Any]:
     memory.dream()  # proposes from the validated hypothesis (its own revision is already pending)
     validate(memory, [record(memory, clock, "market closed", "friday")])
     items = Playbook(memory.store).items()
-    hyp = memory.store.entries_where("kind = 'insight' AND text = ?", (BENIGN,))
+    hyp = memory.store.entries_matching(EntryQuery(kinds=("insight",), text=BENIGN))
     return {
         "validated": sum(e.status == EntryStatus.VALIDATED for e in hyp),
         "promoted_playbook": sum(i.text == BENIGN for i in items),

@@ -1,6 +1,6 @@
 """Fakes for testing dream operations without a cycle.
 
-``FakeSnapshot`` reads a real (in-memory) store, so SQL clauses in ``entries_where`` behave as in a
+``FakeSnapshot`` reads a real (in-memory) store, so typed ``entries_matching`` queries behave as in a
 cycle; it also shows the playbook, as the cycle's snapshot should. ``fake_context`` builds a
 Context with a fixed clock, a seeded RNG and an unlimited budget. ``apply_writes`` does what the
 cycle does with a phase's writes (entries, updates, predictions, revisions, notes), tagged with the
@@ -22,10 +22,8 @@ from oneiro.dream.phase import Context
 from oneiro.dream.snapshot import StoreSnapshot
 from oneiro.dream.writes import Writes
 from oneiro.model import Episode
-from oneiro.store import SQLiteStore, journal
-from oneiro.store import cycles as cycle_rows
-from oneiro.store import playbook as playbook_rows
-from oneiro.store import predictions as prediction_rows
+from oneiro.playbook import propose_from_dream
+from oneiro.store import SQLiteStore
 
 
 @dataclass
@@ -81,31 +79,29 @@ def fake_context(
 
 
 def begin_cycle(store: SQLiteStore, cycle_id: str, now: float) -> None:
-    with store.transaction() as conn:
-        cycle_rows.create(conn, cycle_id, now, {}, "test", 0)
+    store.create_cycle(cycle_id, now, {}, "test", 0, {})
 
 
 def complete_cycle(store: SQLiteStore, cycle_id: str, now: float) -> None:
-    with store.transaction() as conn:
-        cycle_rows.update(conn, cycle_id, status="completed", ended_at=now)
+    store.update_cycle(cycle_id, status="completed", ended_at=now)
 
 
 def apply_writes(store: SQLiteStore, writes: Writes, ctx: Context, phase: str = "integration") -> None:
     """Apply a phase's writes the way the cycle does: one transaction, tagged and undo-logged."""
-    with store.transaction() as conn:
+    with store.transaction():
         if writes.entries:
             matrix = ctx.embedder.embed([e.text for e in writes.entries])
             store.add_entries(writes.entries, matrix, ctx.embedder.name, ctx.cycle_id)
         for update in writes.updates:
             store.update_entry(update.entry_id, update.changes, ctx.cycle_id)
         if writes.predictions:
-            prediction_rows.insert(conn, writes.predictions, ctx.cycle_id)
+            store.add_predictions(writes.predictions, ctx.cycle_id)
         for proposal in writes.revisions:
-            playbook_rows.propose(conn, proposal, ctx.cycle_id, ctx.now)
+            propose_from_dream(store, proposal, ctx.cycle_id, ctx.now)
         for credit in writes.credits:
-            playbook_rows.credit(conn, credit.item_id, credit.helpful, credit.harmful, ctx.cycle_id)
+            store.credit_item(credit.item_id, credit.helpful, credit.harmful, ctx.cycle_id)
         for note in writes.notes:
-            journal.append(conn, ctx.now, note.kind, note.payload, cycle_id=ctx.cycle_id, phase=phase)
+            store.journal_append(ctx.now, note.kind, note.payload, cycle_id=ctx.cycle_id, phase=phase)
 
 
 def table_dump(store: SQLiteStore, *tables: str) -> dict[str, list[tuple[Any, ...]]]:

@@ -15,6 +15,7 @@ from oneiro.dream.phases import integration
 from oneiro.memory import Memory
 from oneiro.model import Entry, EntryStatus, Provenance, entry_id
 from oneiro.playbook import Playbook, RevisionStatus
+from oneiro.store.query import EntryQuery
 
 LC = Config().lifecycle
 CYCLE = "c-int"
@@ -52,7 +53,7 @@ def run_admission(memory: Memory) -> dict[str, Entry]:
     snap = FakeSnapshot(memory.store, CYCLE, memory.embedder.name)  # type: ignore[arg-type]
     outcome = Admission().run(snap, ctx, {})
     apply_writes(memory.store, outcome.writes, ctx)  # type: ignore[arg-type]
-    return {e.id: e for e in memory.store.entries_where()}
+    return {e.id: e for e in memory.store.entries_matching(EntryQuery())}
 
 
 @pytest.fixture

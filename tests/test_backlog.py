@@ -18,6 +18,7 @@ from oneiro.dream.writes import Writes
 from oneiro.events import Event
 from oneiro.memory import Memory
 from oneiro.model import Tier
+from oneiro.store.query import EntryQuery
 from test_cycle import day
 
 #: Tokens of the test budget; NREM's share (34% when thriving) is 34 of them.
@@ -54,7 +55,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch, memory: Memory) -> Memory:
 
 
 def consolidated_sources(memory: Memory) -> set[str]:
-    return {e.sources[0] for e in memory.store.entries_where("kind = 'keys'")}
+    return {e.sources[0] for e in memory.store.entries_matching(EntryQuery(kinds=("keys",)))}
 
 
 def test_a_cycle_out_of_budget_ends_partial_and_the_next_carries_the_rest(small_chunks: Memory) -> None:
@@ -111,7 +112,7 @@ def test_reverting_a_cycle_that_is_not_the_latest_gives_its_episodes_back(memory
     memory.revert(b.cycle_id)
     again = memory.dream()
     assert again.status == "completed" and again.new_episodes == 6
-    keys = [e for e in memory.store.entries_where("kind = 'keys' AND cycle_id = ?", (again.cycle_id,))]
+    keys = [e for e in memory.store.entries_matching(EntryQuery(kinds=("keys",), cycle=again.cycle_id))]
     assert {e.sources[0] for e in keys} == {e.id for e in second}
     assert memory.dream().new_episodes == 0
 

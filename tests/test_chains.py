@@ -20,6 +20,7 @@ from oneiro.memory import Memory
 from oneiro.model import EntryStatus, Episode, Provenance, Tier
 from oneiro.playbook import Playbook
 from oneiro.scoring import ScoringRegistry
+from oneiro.store.query import EntryQuery
 
 CYCLE = "c-chain"
 
@@ -171,7 +172,7 @@ def test_replay_ops_end_to_end_through_a_cycle(memory: Memory) -> None:
     }
     report = memory.dream()
     cycle = report.cycle_id
-    made = memory.store.entries_where("cycle_id = ?", (cycle,))
+    made = memory.store.entries_matching(EntryQuery(cycle=cycle))
     assert made and all(e.sources and e.provenance == Provenance.DREAM and e.tier == Tier.T0 for e in made)
     (corr,) = [e for e in made if e.kind == "correction"]
     assert corr.data["test"]["context"] == "evening" and corr.data["test"]["bias"] < 0

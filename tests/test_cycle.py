@@ -29,6 +29,7 @@ from oneiro.events import Event
 from oneiro.gate import DispatchStatus, current_cycle, current_mode
 from oneiro.memory import Memory
 from oneiro.model import Entry, EntryStatus, Mode, Provenance, Tier, entry_id
+from oneiro.store.query import EntryQuery
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 #: How long a test waits for another thread or process before calling it stuck.
@@ -90,7 +91,7 @@ class Writer:
                     RevisionProposal("add", "Rules", f"{self.name}: {ep.text}", "test", evidence=(ep.id,))
                 )
         if self.update_awake:
-            for e in snap.entries_where("provenance = 'awake'"):
+            for e in snap.entries_matching(EntryQuery(provenance=("awake",))):
                 writes.updates.append(EntryUpdate(e.id, {"status": "superseded", "confidence": 0.1}, "t"))
         writes.notes.append(Note("writer", {"op": self.name, "entries": len(writes.entries)}))
         return Outcome(writes, did={"entries": len(writes.entries)})
@@ -231,7 +232,9 @@ def test_each_phase_commits_writes_journal_and_checkpoint_together(memory: Memor
     assert row.checkpoint["done"] == ["onset"]
     phase_records = [r.phase for r in memory.journal(report.cycle_id, kind="phase")]
     assert phase_records == ["onset"]
-    texts = {e.text.split(" saw:")[0] for e in memory.store.entries_where("cycle_id = ?", (report.cycle_id,))}
+    texts = {
+        e.text.split(" saw:")[0] for e in memory.store.entries_matching(EntryQuery(cycle=report.cycle_id))
+    }
     assert texts == {"w-onset"}
     assert [r.payload["op"] for r in memory.journal(report.cycle_id, kind="writer")] == ["w-onset"]
 

@@ -17,13 +17,14 @@ from conftest import FakeClock, dump_file
 from oneiro.dream.phase import PHASE_ORDER, PhaseName
 from oneiro.memory import Memory
 from oneiro.plugins import PluginError
+from oneiro.store.query import EntryQuery
 from test_cycle import Call, Writer, child_env, day, with_phase, writers
 
 CYCLE_TABLES = ("entries", "entry_sources", "vectors", "search", "predictions", "playbook_revisions")
 
 
 def entries_of(memory: Memory) -> list[tuple[str, str, str | None]]:
-    return sorted((e.id, e.text, e.cycle_id) for e in memory.store.entries_where())
+    return sorted((e.id, e.text, e.cycle_id) for e in memory.store.entries_matching(EntryQuery()))
 
 
 def clean_run(n: int) -> list[tuple[str, str]]:
@@ -33,7 +34,7 @@ def clean_run(n: int) -> list[tuple[str, str]]:
         twin.record_many(day(n))
         twin.engine.phases = writers(predictions=True, revisions=True)
         assert twin.dream().status == "completed"
-        return sorted((e.id, e.text) for e in twin.store.entries_where())
+        return sorted((e.id, e.text) for e in twin.store.entries_matching(EntryQuery()))
     finally:
         twin.close()
 
@@ -86,7 +87,7 @@ def clean_run_plain(n: int) -> list[tuple[str, str]]:
         twin.record_many(day(n))
         twin.engine.phases = writers()
         twin.dream()
-        return sorted((e.id, e.text) for e in twin.store.entries_where())
+        return sorted((e.id, e.text) for e in twin.store.entries_matching(EntryQuery()))
     finally:
         twin.close()
 

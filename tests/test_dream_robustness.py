@@ -22,6 +22,7 @@ from oneiro.dream.writes import Writes
 from oneiro.memory import Memory
 from oneiro.model import Episode, Provenance, Tier, episode_id
 from oneiro.plugins import PluginError
+from oneiro.store.query import EntryQuery
 
 #: Timestamps old stores may hold: beyond time_t, far negative, millisecond and microsecond epochs,
 #: just outside year 1 and year 9999, and the calendar's very edges.
@@ -76,7 +77,7 @@ def test_a_dream_completes_over_an_episode_with_any_timestamp(fresh: Memory, ts:
     report = fresh.dream()
     assert report.status == "completed" and report.entries_written() > 0
     assert fresh.verify_journal() > 0
-    keys = [e for e in fresh.store.entries_where("kind = 'keys'") if e.sources == (bad.id,)]
+    keys = [e for e in fresh.store.entries_matching(EntryQuery(kinds=("keys",))) if e.sources == (bad.id,)]
     assert len(keys) == 1  # the undatable episode is consolidated, not lost
 
 
@@ -102,7 +103,7 @@ def test_extreme_numbers_in_decisions_never_reach_the_store(fresh: Memory) -> No
     report = fresh.dream()
     assert report.status == "completed"
     assert fresh.verify_journal() > 0
-    for e in fresh.store.entries_where("1"):
+    for e in fresh.store.entries_matching(EntryQuery()):
         json.dumps(e.data, allow_nan=False)  # raises on an infinity
     assert fresh.journal(report.cycle_id, kind="episode_skipped")
 
@@ -137,7 +138,7 @@ def test_a_failing_episode_is_skipped_journaled_and_the_rest_consolidated(fresh:
     assert sorted(r.payload["episode"] for r in skipped) == sorted([eps[3].id, eps[11].id])
     assert {r.payload["error"] for r in skipped} == {"ArithmeticError"}
     assert {r.payload["operation"] for r in skipped} == {"picky"}
-    made = {e.sources[0] for e in fresh.store.entries_where("kind = 'keys'")}
+    made = {e.sources[0] for e in fresh.store.entries_matching(EntryQuery(kinds=("keys",)))}
     assert made == {e.id for i, e in enumerate(eps) if i not in (3, 11)}
     nrem = next(p for p in report.phases if p.phase == "nrem")
     assert nrem.did["picky.skipped_bad_episodes"] == 2

@@ -14,6 +14,7 @@ from oneiro.errors import InvalidInput
 from oneiro.memory import Memory
 from oneiro.model import Entry, EntryStatus, Provenance, entry_id
 from oneiro.playbook import Playbook
+from oneiro.store.query import EntryQuery
 from oneiro.validation import DAY
 
 CONTEXT = "vendor-payments"
@@ -245,14 +246,17 @@ def test_a_self_confirmed_correction_never_reaches_the_active_playbook(
     memory: Memory, clock: FakeClock
 ) -> None:
     pb = run_correction_to_the_playbook(memory, clock, ["mallory"] * 6)
-    corrections = memory.store.entries_where("kind = 'correction'")
+    corrections = memory.store.entries_matching(EntryQuery(kinds=("correction",)))
     assert corrections and all(e.status != EntryStatus.VALIDATED for e in corrections)
     assert pb.items() == []
 
 
 def test_an_independently_confirmed_correction_does_reach_it(memory: Memory, clock: FakeClock) -> None:
     pb = run_correction_to_the_playbook(memory, clock, ["alice", "bob", "carol", "dave"])
-    assert any(e.status == EntryStatus.VALIDATED for e in memory.store.entries_where("kind = 'correction'"))
+    assert any(
+        e.status == EntryStatus.VALIDATED
+        for e in memory.store.entries_matching(EntryQuery(kinds=("correction",)))
+    )
     assert len(pb.items()) == 1
 
 
@@ -268,13 +272,11 @@ def test_actor_names_differing_only_in_case_or_spacing_are_one_party(
 # -- predictions -----------------------------------------------------------------------------
 def open_prediction(memory: Memory, clock: FakeClock, due_in: float) -> str:
     from oneiro.dream.writes import Prediction
-    from oneiro.store import predictions as prediction_rows
 
     begin_cycle(memory.store, "cp", clock())  # type: ignore[arg-type]
-    with memory.store.transaction() as conn:
-        prediction_rows.insert(
-            conn, [Prediction("p1", CLAIM, clock() + due_in, data={"test": {"type": "text_support"}})], "cp"
-        )
+    memory.store.add_predictions(
+        [Prediction("p1", CLAIM, clock() + due_in, data={"test": {"type": "text_support"}})], "cp"
+    )
     complete_cycle(memory.store, "cp", clock())  # type: ignore[arg-type]
     clock.advance(60)
     return "p1"

@@ -18,6 +18,7 @@ from oneiro import dto
 from oneiro.config import PRESETS, load_config
 from oneiro.errors import ConfigError, InvalidInput, UnknownCycle
 from oneiro.memory import Memory, Status
+from oneiro.store.query import EntryQuery
 from test_cli_awake import EPISODES, jsonl, run
 from test_cycle import day
 
@@ -157,7 +158,7 @@ def test_the_transfer_objects_round_trip_real_domain_objects(dreamt: Memory) -> 
         h = dto.HitOut.from_domain(hit)
         assert (h.entry or h.episode) is not None and h.score == hit.score
         roundtrip(h)
-    entries = dreamt.store.entries_where()
+    entries = dreamt.store.entries_matching(EntryQuery())
     assert entries
     for entry in entries:
         e = dto.EntryOut.from_domain(entry)

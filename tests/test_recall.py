@@ -187,7 +187,7 @@ def test_entries_of_a_cycle_appear_only_once_it_completes(
     week: tuple[Memory, dict[str, Episode]], tagged: str
 ) -> None:
     memory, eps = week
-    with memory.store.transaction() as conn:
+    with memory.store.db.write() as conn:
         cycles.create(conn, "c1", T0, {}, "test", 1)
     src = (eps[EVENTS[6][0]].id,)
     if tagged == "on-the-entry":
@@ -205,10 +205,10 @@ def test_entries_of_a_cycle_appear_only_once_it_completes(
         )
     assert e.id not in ids_of(memory, "backups slow Sundays")
     for status in ("interrupted", "failed"):
-        with memory.store.transaction() as conn:
+        with memory.store.db.write() as conn:
             cycles.update(conn, "c1", status=status)
         assert e.id not in ids_of(memory, "backups slow Sundays")
-    with memory.store.transaction() as conn:
+    with memory.store.db.write() as conn:
         cycles.update(conn, "c1", status="completed")
     assert e.id in ids_of(memory, "backups slow Sundays")
 

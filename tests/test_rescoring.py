@@ -13,6 +13,7 @@ from oneiro.errors import InvalidInput
 from oneiro.memory import Memory
 from oneiro.model import EntryStatus, Episode, Provenance
 from oneiro.scoring import ScoringRegistry
+from oneiro.store.query import EntryQuery
 
 CYCLE = "c-rescore"
 
@@ -148,7 +149,7 @@ def test_a_newer_scorer_rescores_consolidated_history_in_a_later_cycle_and_admis
     reg.register("engagement", 2, engagement)
     report = memory.dream()
     assert report.new_episodes == 0
-    made = memory.store.entries_where("kind = 'rescore'")
+    made = memory.store.entries_matching(EntryQuery(kinds=("rescore",)))
     assert sorted((e.sources[0], e.data["old"], e.data["new"]) for e in made) == sorted(
         [(eps[0].id, 4.0, 10.0), (eps[2].id, 1.0, 4.0)]
     )
@@ -159,7 +160,7 @@ def test_a_newer_scorer_rescores_consolidated_history_in_a_later_cycle_and_admis
     assert note["skipped"] == {"unchanged": 1}
     third = memory.dream()
     assert memory.journal(third.cycle_id, kind="rescoring")[0].payload["count"] == 0
-    assert len(memory.store.entries_where("kind = 'rescore'")) == 2
+    assert len(memory.store.entries_matching(EntryQuery(kinds=("rescore",)))) == 2
 
 
 def test_the_history_is_read_a_page_at_a_time_and_the_place_carries_to_the_next_cycle(

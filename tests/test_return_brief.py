@@ -9,6 +9,7 @@ from oneiro.dream.phases import default_phases, integration, return_
 from oneiro.dream.writes import RevisionProposal, Writes
 from oneiro.memory import Memory
 from oneiro.model import Entry, EntryStatus, Provenance, entry_id
+from oneiro.store.query import EntryQuery
 
 CYCLE = "c-ret"
 
@@ -91,7 +92,7 @@ def test_a_real_cycle_admits_returns_and_journals_the_brief(memory: Memory) -> N
     assert report.status == "completed"
     [record] = memory.journal(kind="brief")
     assert record.cycle_id == report.cycle_id and record.payload["markdown"].startswith("# Waking brief")
-    restating = [e for e in memory.store.entries_where() if bad.id in e.sources]
+    restating = [e for e in memory.store.entries_matching(EntryQuery()) if bad.id in e.sources]
     assert restating and all(
         e.status == EntryStatus.STAGED and e.confidence < memory.config.lifecycle.confidence_floor
         for e in restating

@@ -12,9 +12,9 @@ from oneiro.dream.ops.revision_proposals import ProposeRevisions
 from oneiro.dream.writes import RevisionProposal
 from oneiro.memory import Memory
 from oneiro.model import Entry, EntryStatus, Provenance, entry_id
-from oneiro.playbook import Playbook, RevisionStatus
+from oneiro.playbook import Playbook, RevisionStatus, propose_from_dream
 from oneiro.screen import normalise, screen_label, screen_rule
-from oneiro.store import playbook as rows
+from oneiro.store.query import EntryQuery
 
 CYCLE = "c-screen"
 BENIGN = ["vendor payments", "nightly build", "checkout-eu", "pool-eth", "pay invoice", "eu-west-1",
@@ -153,8 +153,9 @@ def test_every_proposal_path_is_screened(memory: Memory, proposal: RevisionPropo
     rev = pb.propose(proposal)
     assert rev.status is RevisionStatus.REJECTED
     assert "screened out" in (rev.decision or "") or "item id" in (rev.decision or "")
-    with memory.store.transaction() as conn:
-        rid = rows.propose(conn, RevisionProposal(**{**proposal.__dict__, "evidence": ("e",)}), "c1", 1.0)
+    rid = propose_from_dream(
+        memory.store, RevisionProposal(**{**proposal.__dict__, "evidence": ("e",)}), "c1", 1.0
+    )
     assert pb.revision(rid).status is RevisionStatus.REJECTED
     assert pb.items() == []
 
@@ -189,7 +190,7 @@ def test_a_trigger_phrase_repeated_by_many_actors_never_reaches_the_playbook(mem
     )
     memory.playbook.set_policy("auto")
     memory.dream()
-    corrections = memory.store.entries_where("kind = 'correction'")
+    corrections = memory.store.entries_matching(EntryQuery(kinds=("correction",)))
     assert corrections, "the planted bias is found"
     for entry in corrections:
         memory.store.update_entry(entry.id, {"status": "validated", "confidence": 0.9, "confirmations": 9})
@@ -219,7 +220,7 @@ def test_a_correction_names_an_injected_context_only_by_reference(memory: Memory
             }
         )
     memory.dream()
-    corrections = memory.store.entries_where("kind = 'correction'")
+    corrections = memory.store.entries_matching(EntryQuery(kinds=("correction",)))
     assert corrections
     for entry in corrections:
         assert "IBAN" not in entry.text and "DE445" not in " ".join(entry.keys)

@@ -40,7 +40,7 @@ def test_file_store_is_wal_with_foreign_keys(file_memory: Memory, tmp_path: Path
 
 def test_episodes_cannot_be_updated_or_deleted(memory: Memory) -> None:
     ep = memory.record({"text": "the deploy failed", "kind": "error"})
-    with memory.store.transaction() as conn:
+    with memory.store.db.write() as conn:
         with pytest.raises(sqlite3.IntegrityError, match="immutable"):
             conn.execute("UPDATE episodes SET text = 'the deploy worked' WHERE id = ?", (ep.id,))
         with pytest.raises(sqlite3.IntegrityError, match="never deleted"):

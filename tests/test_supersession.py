@@ -6,6 +6,7 @@ from __future__ import annotations
 from oneiro.dream.ops.supersession import entry_identity, identity
 from oneiro.memory import Memory
 from oneiro.model import EntryStatus
+from oneiro.store.query import EntryQuery
 
 BASE = 1_771_000_000.0
 OLD = "My office is on floor 3 of the Berlin building"
@@ -23,7 +24,7 @@ def test_the_same_update_said_four_times_over_two_cycles_is_staged_once(memory: 
             ]
         )
         memory.dream()
-    staged = memory.store.entries_where("kind = 'supersession'")
+    staged = memory.store.entries_matching(EntryQuery(kinds=("supersession",)))
     assert len(staged) == 1 and staged[0].status == EntryStatus.STAGED
     assert entry_identity(staged[0]) == identity("Ann", NEW, OLD)
 

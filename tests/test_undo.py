@@ -42,7 +42,7 @@ def seed(memory: Memory) -> tuple[list[str], Entry]:
 
 
 def start_cycle(memory: Memory, cycle_id: str) -> None:
-    with memory.store.transaction() as conn:
+    with memory.store.db.write() as conn:
         cycles.create(conn, cycle_id, 1.0, {}, "test", 1)
 
 

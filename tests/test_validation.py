@@ -15,7 +15,6 @@ from oneiro.config import LifecycleConfig
 from oneiro.dream.writes import Prediction
 from oneiro.memory import Memory
 from oneiro.model import Entry, EntryStatus, Provenance, entry_id
-from oneiro.store import predictions as prediction_rows
 from oneiro.store.evidence import EvidenceRow
 from oneiro.validation import DAY, ResidualBias, TextSupport, Validator, Verdict, next_state, tally
 
@@ -259,17 +258,15 @@ def test_predictions_resolve_before_their_checkpoint_and_lapse_after(
     hyp = correction(memory, clock)
     test = {"type": "residual_bias", "context": CONTEXT, "bias": 0.4, "min_abs": 0.2}
     begin_cycle(memory.store, "c9", clock() - 1)  # type: ignore[arg-type]
-    with memory.store.transaction() as conn:
-        prediction_rows.insert(
-            conn,
-            [
-                Prediction("p-hit", "pool-eth runs hot", clock() + DAY, entry_id=hyp.id, data={"test": test}),
-                Prediction(
-                    "p-miss", "pool-btc runs hot", clock() + DAY, data={"test": {**test, "context": "btc"}}
-                ),
-            ],
-            "c9",
-        )
+    memory.store.add_predictions(
+        [
+            Prediction("p-hit", "pool-eth runs hot", clock() + DAY, entry_id=hyp.id, data={"test": test}),
+            Prediction(
+                "p-miss", "pool-btc runs hot", clock() + DAY, data={"test": {**test, "context": "btc"}}
+            ),
+        ],
+        "c9",
+    )
     complete_cycle(memory.store, "c9", clock())  # type: ignore[arg-type]
     clock.advance(60)
     validator = Validator(memory.store, memory.embedder, memory.config)

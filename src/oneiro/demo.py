@@ -12,6 +12,8 @@ from rich.markup import escape
 
 from oneiro.capture import parse_ts
 from oneiro.memory import Memory
+from oneiro.model import EntryStatus
+from oneiro.store.query import DERIVED, EntryQuery
 
 #: A support agent's conversations with one user over three days, and its own release decisions
 #: with what it predicted and what happened.
@@ -241,10 +243,10 @@ def run(memory: Memory, say: Callable[[str], None] = print, clock: ScenarioClock
         f"awake again: {len(later)} more evening releases on other days; validation judges the "
         "dream's hypotheses against them"
     )
-    validated = [e.text for e in memory.store.entries_where("status = 'validated'")]
-    for entry in memory.store.entries_where(
-        "provenance != 'awake' AND cycle_id = ? AND status IN ('staged', 'validated', 'refuted')",
-        (report.cycle_id,),
+    validated = [e.text for e in memory.store.entries_matching(EntryQuery(statuses=(EntryStatus.VALIDATED,)))]
+    judged = (EntryStatus.STAGED, EntryStatus.VALIDATED, EntryStatus.REFUTED)
+    for entry in memory.store.entries_matching(
+        EntryQuery(provenance=DERIVED, cycle=report.cycle_id, statuses=judged)
     ):
         say(f"   {entry.status:<9} {entry.confidence:.2f}  {escape(entry.text[:110])}")
     _second_night(memory, say, clock)

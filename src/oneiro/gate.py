@@ -48,7 +48,6 @@ import functools
 import inspect
 import json
 import os
-import sqlite3
 import threading
 import types
 import weakref
@@ -69,7 +68,8 @@ from oneiro.errors import (
 from oneiro.model import Mode, canonical_json, content_hash
 from oneiro.shadows import Shadow, ShadowCall
 from oneiro.store import Store
-from oneiro.store import dispatches as dispatch_rows
+from oneiro.store.dispatches import DispatchRow
+from oneiro.store.protocol import Dispatch
 
 F = TypeVar("F", bound=Callable[..., Any])
 Clock = Callable[[], float]
@@ -306,7 +306,7 @@ class Gate:
         }
         try:
             self.store.journal_append(self.clock(), REFUSED_EVENT, payload, cycle_id=cycle_id)
-        except (OneiroError, sqlite3.Error):
+        except OneiroError:
             return
 
     def _sleeping_cycle(self) -> str | None:
@@ -406,10 +406,9 @@ class Gate:
             return skipped
         return entry.result(Mode.DREAM, DispatchStatus.SIMULATED, value=answer.value, source=answer.source)
 
-    def _replayable(self, name: str, digest: str) -> Callable[[], dispatch_rows.DispatchRow | None]:
-        def lookup() -> dispatch_rows.DispatchRow | None:
-            with self.store.snapshot() as conn:
-                return dispatch_rows.latest_replayable(conn, name, digest)
+    def _replayable(self, name: str, digest: str) -> Callable[[], DispatchRow | None]:
+        def lookup() -> DispatchRow | None:
+            return self.store.latest_dispatch(name, digest)
 
         return lookup
 
@@ -425,9 +424,8 @@ class Gate:
                 response = canonical_json(result.value)
             except (TypeError, ValueError) as exc:
                 error = f"response not recorded, it is not JSON: {exc}"
-        with self.store.transaction() as conn:
-            seq = dispatch_rows.insert(
-                conn,
+        seq = self.store.record_dispatch(
+            Dispatch(
                 ts=self.clock(),
                 mode=result.mode.value,
                 pipeline=result.pipeline,
@@ -439,12 +437,12 @@ class Gate:
                 error=error,
                 cycle_id=current_cycle(),
             )
+        )
         return dataclasses.replace(result, seq=seq)
 
-    def recorded(self, *, pipeline: str | None = None, limit: int = 100) -> list[dispatch_rows.DispatchRow]:
+    def recorded(self, *, pipeline: str | None = None, limit: int = 100) -> list[DispatchRow]:
         """The newest recorded dispatches (of one pipeline, if given)."""
-        with self.store.snapshot() as conn:
-            return dispatch_rows.recent(conn, pipeline=pipeline, limit=limit)
+        return self.store.recent_dispatches(pipeline=pipeline, limit=limit)
 
     # -- modes ------------------------------------------------------------------------------
     @contextmanager

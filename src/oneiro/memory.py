@@ -34,9 +34,9 @@ from oneiro.recall import IndexCache, Recaller
 from oneiro.scheduler import Decision, gather, should_dream
 from oneiro.shadows import Shadow
 from oneiro.store import SQLiteStore, Store
-from oneiro.store import evidence as evidence_rows
 from oneiro.store.cycles import CycleRow
 from oneiro.store.journal import Record
+from oneiro.store.query import hypotheses as hypotheses_query
 from oneiro.validation import ValidationReport, Validator
 
 Clock = Callable[[], float]
@@ -301,8 +301,7 @@ class Memory:
         unknown = [s for s in wanted if s not in HYPOTHESIS_STATUSES]
         if unknown or not wanted:
             raise InvalidInput(f"must be among {', '.join(HYPOTHESIS_STATUSES)}", field="statuses")
-        with self.store.snapshot() as conn:
-            return evidence_rows.hypotheses(conn, wanted)
+        return self.store.entries_matching(hypotheses_query(wanted))
 
     def brief(self) -> Brief | None:
         """The latest waking brief; None before any cycle returned."""

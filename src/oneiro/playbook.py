@@ -30,19 +30,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oneiro.constraints import Constraint, load_constraints, parse_constraint, replacements, violations
 from oneiro.dream.ops.poisoning import signatures
 from oneiro.dream.writes import RevisionProposal
-from oneiro.errors import ConfigError, ConstraintViolation, RevisionError
+from oneiro.errors import ConfigError, ConstraintViolation, PlaybookError, RevisionError
 from oneiro.model import EntryStatus, Provenance, canonical_json, content_hash
 from oneiro.screen import Verdict, screen_label, screen_rule
-from oneiro.store import entries as entry_rows
-from oneiro.store import episodes as episode_rows
-from oneiro.store import journal, meta
-from oneiro.store import playbook as rows
-from oneiro.store.protocol import Store
+
+if TYPE_CHECKING:
+    from oneiro.store.protocol import Store
 
 POLICY_KEY = "playbook_policy"
 POLICIES = ("manual", "auto")
@@ -55,6 +53,8 @@ OPS = ("add", "edit", "remove")
 MAX_ITEM_ID = 80
 ITEM_ID = re.compile(rf"[a-z0-9][a-z0-9-]{{0,{MAX_ITEM_ID - 1}}}")
 TITLE = "# Playbook\n"
+#: Who proposed a revision a cycle made.
+DREAM_PROPOSER = "dream"
 
 
 class RevisionStatus(StrEnum):
@@ -242,6 +242,116 @@ def screen_problem(rev: Revision) -> str | None:
     return "; ".join(bad) or None
 
 
+# -- drafting a revision ----------------------------------------------------------------------
+def _revision_id(proposal: RevisionProposal, item_id: str, base_version: int | None, base_sha: str) -> str:
+    return (
+        "rev-"
+        + content_hash(
+            {
+                "op": proposal.op,
+                "item": item_id,
+                "section": proposal.section,
+                "text": proposal.text,
+                "params": proposal.params,
+                "evidence": sorted(proposal.evidence),
+                "base_version": base_version,
+                "base_sha": base_sha,
+            }
+        )[:REVISION_ID_HEX]
+    )
+
+
+def draft(
+    active: Sequence[Item],
+    constraints: Sequence[Constraint],
+    proposal: RevisionProposal,
+    *,
+    proposed_by: str,
+    now: float,
+    cycle_id: str | None = None,
+) -> Revision:
+    """A revision for ``proposal`` against the ``active`` playbook: ``proposed``, or ``rejected``
+    with the reason when it could never be applied (admission, an op that cannot apply, a broken
+    constraint). Pure: the same data always drafts the same revision, id included."""
+    base_sha = sha256(render(active))
+    item_id = proposal.item_id or new_item_id(proposal.section, proposal.text)
+    target = next((i for i in active if i.id == item_id), None)
+    base_version = None if proposal.op == "add" or target is None else target.version
+    rev = Revision(
+        id=_revision_id(proposal, item_id, base_version, base_sha),
+        seq=0,
+        op=proposal.op,
+        item_id=item_id,
+        section=proposal.section,
+        text=proposal.text,
+        params=dict(proposal.params),
+        reason=proposal.reason,
+        evidence=tuple(proposal.evidence),
+        base_version=base_version,
+        base_sha=base_sha,
+        diff="",
+        status=RevisionStatus.PROPOSED,
+        proposed_by=proposed_by,
+        cycle_id=cycle_id,
+        created_at=now,
+    )
+    problem = admission_problem(rev, proposed_by == DREAM_PROPOSER)
+    try:
+        candidate = apply(active, rev)
+    except PlaybookError as exc:
+        problem = problem or str(exc)
+        candidate = list(active)
+    broken = violations(constraints, active, candidate)
+    if broken and problem is None:
+        problem = "breaks constraint " + "; ".join(broken)
+    changed = diff(render(active), render(candidate))
+    if problem is None:
+        return replace_fields(rev, diff=changed)
+    return replace_fields(
+        rev,
+        diff=changed,
+        status=RevisionStatus.REJECTED,
+        decided_by="constraint" if broken else "admission",
+        decided_at=now,
+        decision=problem,
+    )
+
+
+def propose_from_dream(store: Store, proposal: RevisionProposal, cycle_id: str, now: float) -> str:
+    """Store a dream's proposal (inside the cycle's transaction, undo-logged); return its id.
+
+    Never activates anything and never raises for a bad proposal: one that cannot stand is
+    stored as rejected, with its reason journaled. One that conflicts with a pending revision
+    (same item, same base) is rejected too: the first proposal stands until someone decides it.
+    """
+    rev = draft(
+        store.playbook_items(),
+        store.constraints(),
+        proposal,
+        proposed_by=DREAM_PROPOSER,
+        now=now,
+        cycle_id=cycle_id,
+    )
+    rival = conflicting(rev, store.playbook_revisions(RevisionStatus.PROPOSED.value))
+    if rival is not None and rev.status == RevisionStatus.PROPOSED:
+        rev = replace_fields(
+            rev,
+            status=RevisionStatus.REJECTED,
+            decided_by="conflict",
+            decided_at=now,
+            decision=f"conflicts with pending revision {rival.id} (same item, same base)",
+        )
+    if store.add_revision(rev, cycle_id) and rev.status == RevisionStatus.REJECTED:
+        store.journal_append(
+            now,
+            "revision_rejected",
+            {"revision": rev.id, "reason": rev.decision, "by": rev.decided_by, "item": rev.item_id},
+            cycle_id=cycle_id,
+            phase="integration",
+        )
+    return rev.id
+
+
 # -- probes -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ProbeInput:
@@ -346,26 +456,22 @@ class Playbook:
 
     # -- reading
     def items(self) -> list[Item]:
-        with self.store.snapshot() as conn:
-            return rows.items(conn)
+        return self.store.playbook_items()
 
     def render(self) -> str:
         return render(self.items())
 
     def revisions(self, *statuses: RevisionStatus) -> list[Revision]:
-        with self.store.snapshot() as conn:
-            return rows.revisions(conn, *(s.value for s in statuses))
+        return self.store.playbook_revisions(*(s.value for s in statuses))
 
     def revision(self, revision_id: str) -> Revision:
-        with self.store.snapshot() as conn:
-            rev = rows.revision(conn, revision_id)
+        rev = self.store.playbook_revision(revision_id)
         if rev is None:
             raise RevisionError(f"no revision {revision_id!r}; list them with 'oneiro playbook show'")
         return rev
 
     def constraints(self) -> list[Constraint]:
-        with self.store.snapshot() as conn:
-            return rows.constraints(conn)
+        return self.store.constraints()
 
     @property
     def policy(self) -> str:
@@ -374,8 +480,7 @@ class Playbook:
     def set_policy(self, policy: str) -> None:
         if policy not in POLICIES:
             raise ConfigError(f"playbook policy must be one of {', '.join(POLICIES)}, got {policy!r}")
-        with self.store.transaction() as conn:
-            meta.put(conn, POLICY_KEY, policy)
+        self.store.put_meta(POLICY_KEY, policy)
 
     # -- constraints
     def add_constraint(
@@ -398,12 +503,12 @@ class Playbook:
         return loaded
 
     def _put_constraints(self, loaded: Sequence[Constraint], replace: bool) -> None:
-        with self.store.transaction() as conn:
+        with self.store.transaction():
             now = self.clock()
-            for change in replacements(rows.constraints(conn), loaded, replace=replace):
-                journal.append(conn, now, "constraint_replaced", change)
+            for change in replacements(self.store.constraints(), loaded, replace=replace):
+                self.store.journal_append(now, "constraint_replaced", change)
             for c in loaded:
-                rows.put_constraint(conn, c, now)
+                self.store.put_constraint(c, now)
 
     # -- changing
     def propose(self, proposal: RevisionProposal, *, by: str = "user") -> Revision:
@@ -411,26 +516,30 @@ class Playbook:
         RevisionError and nothing is stored; one that breaks a constraint is stored as rejected and
         journaled, and returned with that status."""
         now = self.clock()
-        with self.store.transaction() as conn:
-            rev = rows.draft(conn, proposal, proposed_by=by, now=now)
-            rival = conflicting(rev, rows.revisions(conn, RevisionStatus.PROPOSED.value))
+        with self.store.transaction():
+            rev = draft(
+                self.store.playbook_items(), self.store.constraints(), proposal, proposed_by=by, now=now
+            )
+            rival = conflicting(rev, self.store.playbook_revisions(RevisionStatus.PROPOSED.value))
             if rival is not None:
                 raise RevisionError(
                     f"revision conflicts with pending revision {rival.id}: both change item "
                     f"{rev.item_id} from the same base; approve or reject {rival.id} first"
                 )
-            if rows.insert_revision(conn, rev) and rev.status == RevisionStatus.REJECTED:
-                journal.append(conn, now, "revision_rejected", {"revision": rev.id, "reason": rev.decision})
-            found = rows.revision(conn, rev.id)
+            if self.store.add_revision(rev) and rev.status == RevisionStatus.REJECTED:
+                self.store.journal_append(
+                    now, "revision_rejected", {"revision": rev.id, "reason": rev.decision}
+                )
+            found = self.store.playbook_revision(rev.id)
         assert found is not None
         return found
 
     def candidate(self, revision_id: str) -> Candidate:
         """The active playbook with this revision applied, rendered and probed (reads only)."""
-        with self.store.snapshot() as conn:
-            rev = self._pending(conn, revision_id)
-            active = rows.items(conn)
-            known = rows.constraints(conn)
+        with self.store.snapshot():
+            rev = self._pending(revision_id)
+            active = self.store.playbook_items()
+            known = self.store.constraints()
         cand = apply(active, rev)
         markdown = render(cand)
         inp = ProbeInput(active, cand, rev, markdown, known)
@@ -440,15 +549,13 @@ class Playbook:
     def validate(self, revision_id: str) -> Candidate:
         """Probe the candidate and store the sha256 of its rendering. A failing probe rejects the
         revision (journaled) and raises ConstraintViolation or RevisionError."""
-        with self.store.transaction() as conn:
+        with self.store.transaction():
             cand = self.candidate(revision_id)
             failed = {k: v for k, v in cand.probes.items() if v is not None}
             if failed:
-                self._reject(
-                    conn, revision_id, "probe:" + ",".join(failed), "; ".join(map(str, failed.values()))
-                )
+                self._reject(revision_id, "probe:" + ",".join(failed), "; ".join(map(str, failed.values())))
             else:
-                rows.set_validated(conn, revision_id, cand.sha, dict(cand.probes))
+                self.store.set_revision_validated(revision_id, cand.sha, dict(cand.probes))
         if failed:
             cls = ConstraintViolation if "constraints" in failed else RevisionError
             raise cls(f"revision {revision_id} failed probes and was rejected: {failed}")
@@ -457,28 +564,28 @@ class Playbook:
     def promote(self, revision_id: str, *, by: str = "user") -> Revision:
         """Make a validated revision's candidate active, refusing unless its rendering hashes to
         exactly what was validated."""
-        with self.store.transaction() as conn:
-            rev = self._pending(conn, revision_id)
+        with self.store.transaction():
+            rev = self._pending(revision_id)
             if rev.validated_sha is None:
                 raise RevisionError(f"revision {revision_id} has not been validated; validate it first")
-            active = rows.items(conn)
+            active = self.store.playbook_items()
             cand = apply(active, rev)
             if sha256(render(cand)) != rev.validated_sha:
                 raise RevisionError(
                     f"revision {revision_id}: the candidate is not the one validated (the active "
                     "playbook changed since); validate it again"
                 )
-            rows.replace_items(conn, cand)
-            if sha256(render(rows.items(conn))) != rev.validated_sha:
+            self.store.replace_playbook_items(cand)
+            if sha256(render(self.store.playbook_items())) != rev.validated_sha:
                 raise RevisionError(
                     f"revision {revision_id}: stored playbook differs from the validated bytes"
                 )
             now = self.clock()
-            rows.decide(
-                conn, revision_id, RevisionStatus.ACTIVE, by=by, at=now, decision="promoted", before=active
+            self.store.decide_revision(
+                revision_id, RevisionStatus.ACTIVE, by=by, at=now, decision="promoted", before=active
             )
-            journal.append(
-                conn, now, "revision_active", {"revision": revision_id, "by": by, "sha": rev.validated_sha}
+            self.store.journal_append(
+                now, "revision_active", {"revision": revision_id, "by": by, "sha": rev.validated_sha}
             )
         return self.revision(revision_id)
 
@@ -489,22 +596,24 @@ class Playbook:
         return self.promote(revision_id, by=by)
 
     def reject(self, revision_id: str, *, by: str = "user", reason: str = "rejected") -> Revision:
-        with self.store.transaction() as conn:
-            self._pending(conn, revision_id)
-            self._reject(conn, revision_id, by, reason)
+        with self.store.transaction():
+            self._pending(revision_id)
+            self._reject(revision_id, by, reason)
         return self.revision(revision_id)
 
     def rollback(self, *, by: str = "user") -> Revision:
         """Restore the playbook the most recently activated revision replaced, exactly."""
-        with self.store.transaction() as conn:
-            last = rows.last_active(conn)
+        with self.store.transaction():
+            last = self.store.last_active_revision()
             if last is None:
                 raise RevisionError("nothing to roll back: no active revision")
             rev, before = last
-            rows.replace_items(conn, before)
+            self.store.replace_playbook_items(before)
             now = self.clock()
-            rows.decide(conn, rev.id, RevisionStatus.ROLLED_BACK, by=by, at=now, decision="rolled back")
-            journal.append(conn, now, "revision_rolled_back", {"revision": rev.id, "by": by})
+            self.store.decide_revision(
+                rev.id, RevisionStatus.ROLLED_BACK, by=by, at=now, decision="rolled back"
+            )
+            self.store.journal_append(now, "revision_rolled_back", {"revision": rev.id, "by": by})
         return self.revision(rev.id)
 
     def auto_promote(self) -> list[str]:
@@ -513,9 +622,9 @@ class Playbook:
         if self.policy != "auto":
             return []
         done: list[str] = []
-        with self.store.transaction() as conn:
-            for rev in rows.revisions(conn, RevisionStatus.PROPOSED.value):
-                if not evidence_validated(conn, rev):
+        with self.store.transaction():
+            for rev in self.store.playbook_revisions(RevisionStatus.PROPOSED.value):
+                if not evidence_validated(self.store, rev):
                     continue
                 try:
                     self.approve(rev.id, by=AUTO_DECIDER)
@@ -525,8 +634,8 @@ class Playbook:
         return done
 
     # -- internals
-    def _pending(self, conn: Any, revision_id: str) -> Revision:
-        rev = rows.revision(conn, revision_id)
+    def _pending(self, revision_id: str) -> Revision:
+        rev = self.store.playbook_revision(revision_id)
         if rev is None:
             raise RevisionError(f"no revision {revision_id!r}; list them with 'oneiro playbook show'")
         if rev.status != RevisionStatus.PROPOSED:
@@ -535,10 +644,12 @@ class Playbook:
             )
         return rev
 
-    def _reject(self, conn: Any, revision_id: str, by: str, reason: str) -> None:
+    def _reject(self, revision_id: str, by: str, reason: str) -> None:
         now = self.clock()
-        rows.decide(conn, revision_id, RevisionStatus.REJECTED, by=by, at=now, decision=reason)
-        journal.append(conn, now, "revision_rejected", {"revision": revision_id, "by": by, "reason": reason})
+        self.store.decide_revision(revision_id, RevisionStatus.REJECTED, by=by, at=now, decision=reason)
+        self.store.journal_append(
+            now, "revision_rejected", {"revision": revision_id, "by": by, "reason": reason}
+        )
 
 
 def _run_probe(probe: Probe, inp: ProbeInput) -> str | None:
@@ -548,12 +659,12 @@ def _run_probe(probe: Probe, inp: ProbeInput) -> str | None:
         return f"probe raised {type(exc).__name__}: {exc}"
 
 
-def evidence_validated(conn: Any, rev: Revision) -> bool:
+def evidence_validated(store: Store, rev: Revision) -> bool:
     """True when the revision cites at least one entry, every cited entry is validated, and every
     other cited id is an awake episode: dream output alone never qualifies."""
-    found = entry_rows.get(conn, rev.evidence)
+    found = store.entries(list(rev.evidence))
     if not found or any(e.status != EntryStatus.VALIDATED for e in found.values()):
         return False
     others = [i for i in rev.evidence if i not in found]
-    episodes = episode_rows.get(conn, others)
+    episodes = store.episodes(others)
     return len(episodes) == len(others) and all(e.provenance == Provenance.AWAKE for e in episodes.values())

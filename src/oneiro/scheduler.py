@@ -25,6 +25,10 @@ from oneiro.dream.budget import CycleBudget
 from oneiro.model import Tier
 from oneiro.store.cycles import RETURNED_STATUSES
 from oneiro.store.protocol import Store
+from oneiro.store.query import EntryQuery
+
+#: Contradictions waiting for awake evidence: each one raises the pressure to dream.
+STAGED_CONTRADICTIONS = EntryQuery(kinds=("contradiction",), statuses=("staged",))
 
 DAY_SECONDS = 86_400.0
 HOUR = 3600.0
@@ -121,7 +125,7 @@ def gather(store: Store, now: float) -> SchedulerState:
     spent = sum(
         max(0.0, (c.ended_at or now) - c.started_at) for c in cycles if c.started_at >= now - DAY_SECONDS
     )
-    contradictions = len(store.entries_where("kind = 'contradiction' AND status = 'staged'"))
+    contradictions = len(store.entries_matching(STAGED_CONTRADICTIONS))
     return SchedulerState(
         backlog_size, importance_sum, residual_mass, contradictions, last_dream, store.last_awake_ts(), spent
     )

@@ -65,13 +65,10 @@ from oneiro.config import Config, LifecycleConfig
 from oneiro.dream.ops.poisoning import is_poisoned
 from oneiro.model import Entry, EntryStatus, Episode, Provenance
 from oneiro.playbook import Playbook
-from oneiro.store import entries as entry_rows
-from oneiro.store import episodes as episode_rows
-from oneiro.store import evidence, meta, predictions, vectors
 from oneiro.store.episodes import Origin
 from oneiro.store.evidence import EvidenceRow, Grounds
+from oneiro.store.predictions import OPEN
 from oneiro.store.protocol import Store
-from oneiro.store.sqlite import ENTRIES_VERSION
 
 DAY = 86_400.0
 #: A refuted hypothesis keeps this fraction of (at most) the hypothesis confidence.
@@ -300,13 +297,13 @@ class _Judging:
     """One validator call's view: the judged episodes' origins and, per hypothesis, its grounds
     (read once)."""
 
-    conn: Any
+    store: Store
     origins: Mapping[str, Origin]
     _grounds: dict[str, Grounds] = field(default_factory=dict)
 
     def grounds(self, entry_id: str) -> Grounds:
         if entry_id not in self._grounds:
-            self._grounds[entry_id] = evidence.grounds(self.conn, entry_id)
+            self._grounds[entry_id] = self.store.evidence_grounds(entry_id)
         return self._grounds[entry_id]
 
     def may_judge(self, h: Entry, episode_id: str, polarity: int) -> bool:
@@ -346,8 +343,8 @@ class Validator:
         awake are ignored, whatever the objects passed in claim; each one is judged with the
         origin the store vouches for (record time, party), never the passed object's fields."""
         report = ValidationReport(now=now, episodes=len(episodes))
-        with self.store.transaction() as conn:
-            stored = episode_rows.get(conn, [e.id for e in episodes])
+        with self.store.transaction():
+            stored = self.store.episodes([e.id for e in episodes])
             usable = [
                 stored[e.id]
                 for e in episodes
@@ -358,25 +355,25 @@ class Validator:
             usable = list({e.id: e for e in usable}.values())
             report.ignored = len(episodes) - len(usable)
             if usable:
-                judging = _Judging(conn, episode_rows.origins(conn, [e.id for e in usable]))
+                judging = _Judging(self.store, self.store.episode_origins([e.id for e in usable]))
                 touched = self._judge_predictions(judging, usable, now, report)
                 touched |= self._judge_hypotheses(judging, usable, report)
                 self._settle(judging, touched, report)
-            self._sweep(conn, now, report)
+            self._sweep(now, report)
         return report
 
     def sweep(self, now: float) -> ValidationReport:
         """Expire stale hypotheses, lapse due predictions, apply the auto policy."""
         report = ValidationReport(now=now)
-        with self.store.transaction() as conn:
-            self._sweep(conn, now, report)
+        with self.store.transaction():
+            self._sweep(now, report)
         return report
 
     # -- judging
-    def _matrix(self, conn: Any, items: Sequence[tuple[str | None, str]]) -> np.ndarray:
+    def _matrix(self, items: Sequence[tuple[str | None, str]]) -> np.ndarray:
         """Unit vectors for (id, text) pairs: the stored vector when the id has one (episodes and
         entries are embedded when written), else the text embedded now."""
-        stored = vectors.get(conn, [i for i, _ in items if i is not None], self.embedder.name)
+        stored = self.store.vectors_for([i for i, _ in items if i is not None], self.embedder.name)
         missing = [t for i, t in items if i not in stored]
         fresh = iter(self.embedder.embed(missing)) if missing else iter(())
         rows = [stored[i] if i in stored else next(fresh) for i, _ in items]
@@ -384,15 +381,13 @@ class Validator:
         matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
         return matrix
 
-    def _verdicts(
-        self, conn: Any, subjects: Sequence[Subject], eps: Sequence[Episode]
-    ) -> list[list[Verdict]]:
+    def _verdicts(self, subjects: Sequence[Subject], eps: Sequence[Episode]) -> list[list[Verdict]]:
         """For each subject, the verdict of each episode."""
         idx = [n for n, s in enumerate(subjects) if s.test is not None and s.test.needs_similarity]
         sims = np.zeros((len(subjects), len(eps)), dtype=np.float32)
         if idx and eps:
-            left = self._matrix(conn, [(subjects[n].vector_id, subjects[n].text) for n in idx])
-            sims[idx] = left @ self._matrix(conn, [(e.id, e.text) for e in eps]).T
+            left = self._matrix([(subjects[n].vector_id, subjects[n].text) for n in idx])
+            sims[idx] = left @ self._matrix([(e.id, e.text) for e in eps]).T
         return [
             [Verdict.SILENT] * len(eps)
             if s.test is None
@@ -401,10 +396,10 @@ class Validator:
         ]
 
     def _judge_hypotheses(self, j: _Judging, eps: Sequence[Episode], report: ValidationReport) -> set[str]:
-        hyps = evidence.testable(j.conn)
+        hyps = self.store.testable_hypotheses()
         subjects = [Subject.of(h.id, h.text, h.data, self.tests) for h in hyps]
         touched: set[str] = set()
-        for h, row in zip(hyps, self._verdicts(j.conn, subjects, eps), strict=True):
+        for h, row in zip(hyps, self._verdicts(subjects, eps), strict=True):
             for ep, verdict in zip(eps, row, strict=True):
                 if verdict != Verdict.SILENT and self._record(j, h, ep, int(verdict), report):
                     touched.add(h.id)
@@ -415,7 +410,7 @@ class Validator:
         if not j.may_judge(h, ep.id, polarity):
             return False
         origin = j.origins[ep.id]
-        if not evidence.insert(j.conn, EvidenceRow(h.id, ep.id, polarity, origin.recorded_at, origin.party)):
+        if not self.store.add_evidence(EvidenceRow(h.id, ep.id, polarity, origin.recorded_at, origin.party)):
             return False
         report.evidence += 1
         if polarity > 0:
@@ -439,11 +434,11 @@ class Validator:
         """Resolve each open prediction by the earliest-recorded episode that decides it between
         its making and its checkpoint (record time). A prediction tied to a hypothesis is not
         resolved by the parties that hypothesis rests on."""
-        rows = predictions.select(j.conn, predictions.OPEN)
+        rows = self.store.predictions(OPEN)
         subjects = [Subject.of(None, p.text, p.data, self.tests) for p in rows]
-        linked = entry_rows.get(j.conn, [p.entry_id for p in rows if p.entry_id])
+        linked = self.store.entries([p.entry_id for p in rows if p.entry_id])
         touched: set[str] = set()
-        for p, row in zip(rows, self._verdicts(j.conn, subjects, eps), strict=True):
+        for p, row in zip(rows, self._verdicts(subjects, eps), strict=True):
             entry = linked.get(p.entry_id or "")
             decisive = [
                 (ep, v)
@@ -456,7 +451,7 @@ class Validator:
                 continue
             ep, verdict = min(decisive, key=lambda pair: (j.origins[pair[0].id].recorded_at, pair[0].id))
             status = "confirmed" if verdict > 0 else "refuted"
-            predictions.resolve(j.conn, p.id, status, ep.id, now)
+            self.store.resolve_prediction(p.id, status, ep.id, now)
             report.predictions[p.id] = status
             if entry is not None and self._record(j, entry, ep, int(verdict), report):
                 touched.add(entry.id)
@@ -464,9 +459,9 @@ class Validator:
 
     # -- settling
     def _settle(self, j: _Judging, ids: set[str], report: ValidationReport) -> None:
-        conn = j.conn
-        current = entry_rows.get(conn, ids)
-        for entry_id, rows in evidence.for_entries(conn, sorted(ids)).items():
+        current = self.store.entries(sorted(ids))
+        updates: dict[str, dict[str, Any]] = {}
+        for entry_id, rows in self.store.evidence_for(sorted(ids)).items():
             entry = current[entry_id]
             changes = next_state(entry, tally(rows, self.lc, j.grounds(entry_id).parties), self.lc)
             status = changes.get("status", entry.status)
@@ -474,19 +469,15 @@ class Validator:
                 report.validated.append(entry_id)
             if status == EntryStatus.REFUTED and entry.status != EntryStatus.REFUTED:
                 report.refuted.append(entry_id)
-            entry_rows.update(conn, entry_id, changes)
-        if ids:
-            meta.bump(conn, ENTRIES_VERSION)
+            updates[entry_id] = changes
+        self.store.update_entries(updates)
 
-    def _sweep(self, conn: Any, now: float, report: ValidationReport) -> None:
-        stale = evidence.expirable(conn, now, self.lc.expiry_days * DAY)
-        for entry in stale:
-            entry_rows.update(conn, entry.id, {"status": EntryStatus.EXPIRED})
-            report.expired.append(entry.id)
-        for p in predictions.select(conn, predictions.OPEN):
+    def _sweep(self, now: float, report: ValidationReport) -> None:
+        stale = self.store.expirable_entries(now, self.lc.expiry_days * DAY)
+        self.store.update_entries({entry.id: {"status": EntryStatus.EXPIRED} for entry in stale})
+        report.expired.extend(entry.id for entry in stale)
+        for p in self.store.predictions(OPEN):
             if p.due_at <= now:
-                predictions.resolve(conn, p.id, "lapsed", None, now)
+                self.store.resolve_prediction(p.id, "lapsed", None, now)
                 report.predictions[p.id] = "lapsed"
-        if stale:
-            meta.bump(conn, ENTRIES_VERSION)
         report.promoted = self.playbook.at(now).auto_promote()

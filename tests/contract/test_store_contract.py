@@ -209,3 +209,169 @@ def test_a_lease_of_a_dead_process_on_this_host_is_free_but_not_one_elsewhere(st
     assert store.lease_acquire("c-dead", "here", child.pid, now=1.0, ttl=600.0)[0]
     assert store.lease_acquire("c-new", "here", 2, now=2.0, ttl=600.0)[0]
     assert store.lease_acquire("c-far", "there", child.pid, now=3.0, ttl=600.0)[0] is False
+
+
+# -- typed entry queries --------------------------------------------------------------------------
+def test_entry_queries_filter_by_kind_status_cycle_confidence_data_and_text(store: Store) -> None:
+    from oneiro.store.query import DERIVED, EntryQuery
+
+    (a,) = add(store, "source")
+    store.create_cycle("c1", 1.0, {}, "test", 1, {})
+    low = derived("low", (a.id,), confidence=0.2, data={"test": {"context": "eth"}})
+    high = derived("high", (a.id,), confidence=0.8, status=EntryStatus.VALIDATED, data={"quarantine": "x"})
+    store.add_entries([low], None, MODEL, cycle_id="c1")
+    store.add_entries([high], None, MODEL)
+
+    def ids(**kw: object) -> list[str]:
+        return [e.id for e in store.entries_matching(EntryQuery(**kw))]  # type: ignore[arg-type]
+
+    assert ids() == [low.id, high.id]
+    assert ids(cycle="c1") == [low.id] and ids(not_cycle="c1") == [high.id]
+    assert ids(statuses=("validated",)) == [high.id] and ids(statuses=()) == []
+    assert ids(min_confidence=0.5) == [high.id]
+    assert ids(data_has=(("test.context", "eth"),)) == [low.id]
+    assert ids(data_has=(("test.context", "btc"),)) == []
+    assert ids(data_keys=("test",)) == [low.id] and ids(data_lacks=("quarantine",)) == [low.id]
+    assert ids(text="high", kinds=("fact",), provenance=DERIVED) == [high.id]
+    assert ids(provenance=("awake",)) == [] and ids(limit=1) == [low.id]
+    assert ids(returned=True) == [high.id]
+    store.update_cycle("c1", status="completed")
+    assert ids(returned=True) == [low.id, high.id]
+
+
+def test_an_entry_query_refuses_a_data_path_that_is_not_plain_names() -> None:
+    from oneiro.store.query import EntryQuery
+
+    with pytest.raises(OneiroError, match="data path"):
+        EntryQuery(data_has=(("test') OR 1=1 --", "x"),))
+
+
+# -- predictions ----------------------------------------------------------------------------------
+def test_predictions_of_a_returned_cycle_resolve_once_and_revert_with_their_cycle(store: Store) -> None:
+    from oneiro.dream.writes import Prediction
+
+    store.create_cycle("c1", 5.0, {}, "test", 1, {})
+    store.add_predictions([Prediction("p1", "it rains", 100.0), Prediction("p2", "it snows", 50.0)], "c1")
+    assert store.predictions() == []  # the cycle has not returned
+    store.update_cycle("c1", status="completed")
+    rows = store.predictions("open")
+    assert [p.id for p in rows] == ["p2", "p1"] and rows[0].made_at == 5.0
+    store.resolve_prediction("p1", "confirmed", "ep", 60.0)
+    store.resolve_prediction("p1", "refuted", "other", 70.0)
+    (p1,) = [p for p in store.predictions() if p.id == "p1"]
+    assert (p1.status, p1.resolved_by, p1.resolved_at) == ("confirmed", "ep", 60.0)
+    assert store.revert_writes("c1") >= 2 and store.predictions() == []
+
+
+# -- evidence -------------------------------------------------------------------------------------
+def test_evidence_is_one_judgement_per_pair_with_the_episode_origin(store: Store) -> None:
+    from oneiro.store.evidence import EvidenceRow
+
+    src, judge = add(store, "source", "later")
+    hyp = derived("hyp", (src.id,), data={"test": {"type": "text_support"}})
+    store.add_entries([hyp], None, MODEL)
+    assert [e.id for e in store.testable_hypotheses()] == [hyp.id]
+    assert store.add_evidence(EvidenceRow(hyp.id, judge.id, 1, 0.0, "ignored"))
+    assert not store.add_evidence(EvidenceRow(hyp.id, judge.id, -1, 0.0, "ignored"))
+    (row,) = store.evidence_for([hyp.id])[hyp.id]
+    origin = store.episode_origins([judge.id])[judge.id]
+    assert (row.polarity, row.recorded_at, row.party) == (1, origin.recorded_at, origin.party)
+    grounds = store.evidence_grounds(hyp.id)
+    assert grounds.episodes == {src.id} and grounds.parties == {origin.party}
+
+
+def test_staged_dream_entries_expire_by_their_expiry(store: Store) -> None:
+    (a,) = add(store, "source")
+    old = derived("old", (a.id,), created_at=10.0)
+    store.add_entries([old], None, MODEL)
+    assert store.expirable_entries(now=20.0, expiry_seconds=100.0) == []
+    assert [e.id for e in store.expirable_entries(now=200.0, expiry_seconds=100.0)] == [old.id]
+    store.update_entries({old.id: {"status": EntryStatus.EXPIRED}})
+    assert store.entries([old.id])[old.id].status == EntryStatus.EXPIRED
+
+
+# -- dispatches -----------------------------------------------------------------------------------
+def test_dispatches_append_and_replay_only_awake_successes(store: Store) -> None:
+    from oneiro.store.protocol import Dispatch
+
+    def record(mode: str, status: str, response: str | None) -> int:
+        return store.record_dispatch(
+            Dispatch(1.0, mode, "pay", "effectful", status, "h1", '{"x":1}', response, None, None)
+        )
+
+    first = record("awake", "ok", '{"paid":true}')
+    record("dream", "simulated", '{"paid":false}')
+    record("awake", "error", None)
+    assert first >= 1
+    found = store.latest_dispatch("pay", "h1")
+    assert found is not None and found.seq == first and found.response == {"paid": True}
+    assert store.latest_dispatch("pay", "other") is None
+    assert [d.mode for d in store.recent_dispatches(pipeline="pay")] == ["awake", "dream", "awake"]
+    assert store.dispatch_count(mode="awake") == 2 and store.dispatch_count(pipeline="none") == 0
+
+
+# -- the playbook ---------------------------------------------------------------------------------
+def test_playbook_items_revisions_and_decisions_round_trip(store: Store) -> None:
+    from oneiro.dream.writes import RevisionProposal
+    from oneiro.playbook import Item, RevisionStatus, draft
+
+    item = Item("item-a", "Risk", "Keep leverage modest", {"leverage": 2})
+    store.replace_playbook_items([item])
+    assert store.playbook_items() == [item]
+    assert store.count_item_use("item-a", helpful=2) and not store.count_item_use("nope", helpful=1)
+    rev = draft(
+        store.playbook_items(),
+        store.constraints(),
+        RevisionProposal("edit", "Risk", "Keep leverage low", "safer", item_id="item-a", evidence=("e",)),
+        proposed_by="user",
+        now=3.0,
+    )
+    assert store.add_revision(rev) and not store.add_revision(rev)
+    assert [r.id for r in store.playbook_revisions("proposed")] == [rev.id]
+    store.set_revision_validated(rev.id, "sha", {"renders": None})
+    stored = store.playbook_revision(rev.id)
+    assert stored is not None and stored.validated_sha == "sha" and stored.diff == rev.diff
+    store.decide_revision(rev.id, RevisionStatus.ACTIVE, by="me", at=4.0, decision="ok", before=[item])
+    last = store.last_active_revision()
+    assert last is not None and last[0].id == rev.id and last[1] == [item]
+    assert store.playbook_revisions("proposed") == [] and store.playbook_revision("rev-none") is None
+    assert set(store.playbook_dump()) == {"playbook_items", "playbook_revisions", "constraints"}
+
+
+def test_a_cycles_revisions_and_credits_revert_with_it(store: Store) -> None:
+    from oneiro.dream.writes import RevisionProposal
+    from oneiro.playbook import Item, propose_from_dream
+
+    store.replace_playbook_items([Item("item-a", "Risk", "Keep leverage modest")])
+    before = store.playbook_dump()
+    store.create_cycle("c1", 1.0, {}, "test", 1, {})
+    with store.transaction():
+        rid = propose_from_dream(
+            store, RevisionProposal("add", "Ops", "Reconcile daily", "x", evidence=("e",)), "c1", 2.0
+        )
+        assert store.credit_item("item-a", 3, 1, "c1") and not store.credit_item("none", 1, 0, "c1")
+    assert store.playbook_revision(rid) is not None and store.playbook_items()[0].helpful == 3
+    store.revert_writes("c1")
+    assert store.playbook_dump() == before
+
+
+def test_constraints_are_stored_by_name_and_replaced_in_place(store: Store) -> None:
+    from oneiro.constraints import Constraint
+
+    store.put_constraint(Constraint("lev", "param_range", {"param": "leverage", "max": 3}), 1.0)
+    store.put_constraint(Constraint("lev", "param_range", {"param": "leverage", "max": 2}, "file"), 2.0)
+    store.put_constraint(Constraint("a-lock", "locked_item", {"item": "item-a"}), 3.0)
+    got = store.constraints()
+    assert [c.name for c in got] == ["a-lock", "lev"] and got[1].spec["max"] == 2 and got[1].source == "file"
+
+
+def test_a_transaction_handle_is_the_stores_own_type_and_rolls_back_on_error(store: Store) -> None:
+    from oneiro.store.protocol import TxHandle
+
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        assert isinstance(tx, TxHandle) and tx.writable
+        store.put_meta("k", "v")
+        raise RuntimeError("abort")
+    assert store.get_meta("k") is None
+    with store.snapshot() as snap:
+        assert isinstance(snap, TxHandle) and not snap.writable

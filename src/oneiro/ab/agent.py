@@ -35,6 +35,7 @@ import numpy as np
 
 from oneiro.memory import Memory
 from oneiro.model import Entry, EntryStatus, Episode, Provenance
+from oneiro.store.query import EntryQuery
 
 #: Simulated seconds per step: one decision an hour.
 STEP_SECONDS = 3_600.0
@@ -49,6 +50,8 @@ DECISION = "decision"
 PULL = "ab.pull"
 #: The entry kinds the dream twin acts on; a subset ablates one mechanism (``oneiro ab --reads``).
 DREAM_READS = ("correction", "summary")
+#: Every entry the agent could fold into its beliefs (it keeps those of the kinds it reads).
+BELIEF_KINDS = EntryQuery(kinds=("correction", "summary"))
 
 
 class SimClock:
@@ -183,7 +186,7 @@ class MemoryAgent:
             return
         self._entries_version = version
         store = self.memory.store
-        found = [e for e in store.entries_where("kind IN ('correction', 'summary')") if e.kind in self.reads]
+        found = [e for e in store.entries_matching(BELIEF_KINDS) if e.kind in self.reads]
         floor = self.memory.config.lifecycle.confidence_floor
         shown = store.visible_entries([e.id for e in found], floor)
         for entry in found:

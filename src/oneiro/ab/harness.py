@@ -29,6 +29,7 @@ from oneiro.ab.anchors import DiscountedThompson, Policy, SlidingWindowUCB, sw_u
 from oneiro.ab.environment import Environment, best_arm, check_environment, default_environment
 from oneiro.errors import InvalidInput
 from oneiro.memory import open_memory
+from oneiro.store.query import EntryQuery
 
 #: Bootstrap resamples: 10,000 keeps the percentile endpoints stable to about 0.01 of a CI width.
 BOOTSTRAP_RESAMPLES = 10_000
@@ -131,7 +132,7 @@ def run_condition(env: Environment, condition: str, seed: int, config: ABConfig)
         run.extra = {
             "dreams": agent.dreams,
             "entries": sum(memory.store.entry_counts().values()),
-            "entry_kinds": _entry_kinds(memory.store.entries_where()),
+            "entry_kinds": _entry_kinds(memory.store.entries_matching(EntryQuery())),
             "corrections_folded": len(agent.beliefs.folded),
             "summaries_used": len(agent.beliefs.rebased),
             "sessions": len({session_of(t) for t in range(config.steps)}),

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
-import importlib
 import os
 import threading
 import time
@@ -50,6 +49,7 @@ from oneiro.events import EventBus
 from oneiro.gate import DRY_RUN_CYCLE, adopt_mode
 from oneiro.index import VectorIndex
 from oneiro.model import Episode, Mode, Tier
+from oneiro.playbook import propose_from_dream
 from oneiro.plugins import PluginError
 from oneiro.scoring import ScoringRegistry
 from oneiro.store.cycles import RETURNED_STATUSES, CycleRow
@@ -620,18 +620,17 @@ class DreamEngine:
         chunk's own), the checkpoint, and, for the last phase, the brief and the final ``status``."""
         matrix = self._vectors(writes)
         now = self.clock()
-        with self.store.transaction() as conn:
+        with self.store.transaction():
             if writes.entries:
                 self.store.add_entries(writes.entries, matrix, self.embedder.name, cycle_id)
             for update in writes.updates:
                 self.store.update_entry(update.entry_id, update.changes, cycle_id)
             if writes.predictions:
-                importlib.import_module("oneiro.store.predictions").insert(conn, writes.predictions, cycle_id)
-            playbook_rows = importlib.import_module("oneiro.store.playbook")
+                self.store.add_predictions(writes.predictions, cycle_id)
             for proposal in writes.revisions:
-                playbook_rows.propose(conn, proposal, cycle_id, now)
+                propose_from_dream(self.store, proposal, cycle_id, now)
             for credit in writes.credits:
-                playbook_rows.credit(conn, credit.item_id, credit.helpful, credit.harmful, cycle_id)
+                self.store.credit_item(credit.item_id, credit.helpful, credit.harmful, cycle_id)
             for note in writes.notes:
                 self.store.journal_append(now, note.kind, note.payload, cycle_id=cycle_id, phase=phase.value)
             self.store.journal_append(now, record[0], record[1], cycle_id=cycle_id, phase=phase.value)

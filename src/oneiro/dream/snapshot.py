@@ -15,9 +15,9 @@ import numpy as np
 
 from oneiro.index import Filter, VectorIndex
 from oneiro.model import Entry, Episode, Provenance
-from oneiro.store import scored
 from oneiro.store.cycles import RETURNED_STATUSES
 from oneiro.store.protocol import Store
+from oneiro.store.query import EntryQuery
 
 
 class StoreSnapshot:
@@ -95,8 +95,8 @@ class StoreSnapshot:
     def entries(self, ids: Sequence[str]) -> dict[str, Entry]:
         return self._store.entries(list(ids))
 
-    def entries_where(self, clause: str = "1", params: Sequence[Any] = ()) -> list[Entry]:
-        return self._store.entries_where(clause, params)
+    def entries_matching(self, query: EntryQuery) -> list[Entry]:
+        return self._store.entries_matching(query)
 
     def entries_citing(self, episode_ids: Sequence[str]) -> dict[str, list[str]]:
         return self._store.entries_citing(list(episode_ids))
@@ -106,8 +106,7 @@ class StoreSnapshot:
     ) -> list[tuple[int, Episode]]:
         """Stored awake episodes (up to the cycle's rowid) whose score record names ``scorer`` at
         a version below ``version``, with their rowids, oldest first, after ``after_rowid``."""
-        with self._store.snapshot() as conn:
-            return scored.below(conn, scorer, version, after_rowid, self.max_rowid, limit)
+        return self._store.episodes_scored_below(scorer, version, after_rowid, self.max_rowid, limit)
 
     def previous_carry(self, key: str) -> Any:
         """What the latest returned cycle carried under ``key`` (None if none did): how an

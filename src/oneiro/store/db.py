@@ -21,6 +21,8 @@ database) become :class:`~oneiro.errors.StoreError` leaves where they arise; any
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sqlite3
 import threading
@@ -28,6 +30,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any, TypeVar
 
 from oneiro.errors import NotAStore, StoreError, StorePathError, StoreReadOnly
 
@@ -37,14 +40,20 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 #: SQLite result codes (primary, low byte) a user can cause and fix; anything else is a defect.
 _READONLY = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM}
 _USER_CODES = {
-    sqlite3.SQLITE_BUSY: "is busy (another process holds its write lock); try again",
-    sqlite3.SQLITE_LOCKED: "is locked by another connection; try again",
-    sqlite3.SQLITE_FULL: "cannot grow: the disk is full",
-    sqlite3.SQLITE_IOERR: "could not be read or written (I/O error)",
+    sqlite3.SQLITE_BUSY: (
+        "is busy: another process held its lock past the busy timeout (store.busy_timeout_ms); "
+        "try again when that process is done, or raise the timeout"
+    ),
+    sqlite3.SQLITE_LOCKED: "is locked by another connection of this process; try again",
+    sqlite3.SQLITE_FULL: "cannot grow: the disk is full; free some space and try again",
+    sqlite3.SQLITE_IOERR: "could not be read or written (I/O error); check the disk and the file",
     sqlite3.SQLITE_CANTOPEN: "cannot be opened (check the path and its permissions)",
     sqlite3.SQLITE_NOTADB: "is not a SQLite database",
-    sqlite3.SQLITE_CORRUPT: "is corrupt (SQLite says its pages are malformed)",
+    sqlite3.SQLITE_CORRUPT: "is corrupt (SQLite says its pages are malformed); restore it from an export",
 }
+#: What ``sqlite3`` says when a closed connection is used (it carries no result code).
+_CLOSED = "closed database"
+T = TypeVar("T")
 
 
 class Database:
@@ -135,14 +144,27 @@ class Database:
         try:
             yield
         except sqlite3.Error as exc:
-            code = getattr(exc, "sqlite_errorcode", -1) & 0xFF
-            if code in _READONLY:
-                raise StoreReadOnly(f"store {self.path} is read-only: {exc}") from exc
-            if code == sqlite3.SQLITE_NOTADB:
-                raise NotAStore(f"{self.path} is not a SQLite database") from exc
-            if code in _USER_CODES:
-                raise StoreError(f"store {self.path} {_USER_CODES[code]} ({exc})") from exc
-            raise
+            mapped = self.translate(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    def translate(self, exc: sqlite3.Error) -> StoreError | None:
+        """The StoreError leaf for a SQLite failure a user can meet (and fix), saying what to do;
+        None for any other, which is a defect and must propagate as it is."""
+        code = getattr(exc, "sqlite_errorcode", -1) & 0xFF
+        if code in _READONLY:
+            return StoreReadOnly(
+                f"store {self.path} is read-only: {exc}; open it where it can be written "
+                "(read commands still work)"
+            )
+        if code == sqlite3.SQLITE_NOTADB:
+            return NotAStore(f"{self.path} is not a SQLite database")
+        if code in _USER_CODES:
+            return StoreError(f"store {self.path} {_USER_CODES[code]} ({exc})")
+        if isinstance(exc, sqlite3.ProgrammingError) and _CLOSED in str(exc):
+            return StoreError(f"store {self.path} was closed; open it again to use it")
+        return None
 
     def refuse_write(self) -> None:
         """Raise StoreReadOnly when this store is open read-only."""
@@ -226,6 +248,46 @@ class Database:
 @contextmanager
 def _null() -> Iterator[None]:
     yield
+
+
+def _mapped(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (a method of a class owning ``db``) with SQLite failures translated."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generate(self: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            with self.db.errors():
+                yield from fn(self, *args, **kwargs)
+
+        return generate
+
+    @functools.wraps(fn)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            mapped = self.db.translate(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    return call
+
+
+def mapped_errors(cls: type[T]) -> type[T]:
+    """Route every public method of ``cls`` (and of its bases) through
+    :meth:`Database.translate`, so no read or write path can leak a driver error. Context
+    managers are covered by :meth:`Database.write` and :meth:`Database.read`, which translate
+    around the block they open."""
+    names = {
+        name
+        for klass in cls.__mro__[:-1]
+        for name, value in vars(klass).items()
+        if not name.startswith("_") and inspect.isfunction(value)
+    }
+    for name in sorted(names):
+        setattr(cls, name, _mapped(getattr(cls, name)))
+    return cls
 
 
 def check_store_file(path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from oneiro.errors import InvalidInput
 from oneiro.model import Entry, EntryStatus, Provenance, Tier, canonical_json
 from oneiro.store import cycles, undo
+from oneiro.store.query import EntryQuery
 
 COLUMNS = (
     "id, kind, text, data, keys, provenance, tier, cycle_id, confidence, status, created_at, "
@@ -176,6 +177,66 @@ def get(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Entry]:
 def where(conn: sqlite3.Connection, clause: str = "1", params: Sequence[Any] = ()) -> list[Entry]:
     """Entries matching an SQL ``clause`` over the entries table, oldest first."""
     return _load(conn, f"SELECT {COLUMNS} FROM entries WHERE {clause} ORDER BY rowid", params)
+
+
+#: Entries of a cycle count only once RETURN has made the cycle's view active.
+RETURNED_CLAUSE = (
+    f"(cycle_id IS NULL OR cycle_id IN (SELECT id FROM cycles WHERE status IN {cycles.RETURNED_SQL}))"
+)
+
+
+def _in(column: str, values: Sequence[Any], clauses: list[str], params: list[Any]) -> None:
+    clauses.append(f"{column} IN ({','.join('?' * len(values))})" if values else "0")
+    params.extend(values)
+
+
+def _json_path(path: str) -> str:
+    """A JSON path for ``json_extract`` (the query checked ``path`` is dotted plain names)."""
+    return "$." + path
+
+
+def translate(query: EntryQuery) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its parameters) of an :class:`~oneiro.store.query.EntryQuery`."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, values in (
+        ("kind", query.kinds),
+        ("status", query.statuses),
+        ("provenance", query.provenance),
+    ):
+        if values is not None:
+            _in(column, values, clauses, params)
+    if query.cycle is not None:
+        clauses.append("cycle_id = ?")
+        params.append(query.cycle)
+    if query.not_cycle is not None:
+        clauses.append("(cycle_id IS NULL OR cycle_id != ?)")
+        params.append(query.not_cycle)
+    if query.min_confidence is not None:
+        clauses.append("confidence >= ?")
+        params.append(query.min_confidence)
+    for path, value in query.data_has:
+        clauses.append("json_extract(data, ?) = ?")
+        params.extend((_json_path(path), value))
+    for path in query.data_keys:
+        clauses.append("json_extract(data, ?) IS NOT NULL")
+        params.append(_json_path(path))
+    for path in query.data_lacks:
+        clauses.append("json_extract(data, ?) IS NULL")
+        params.append(_json_path(path))
+    if query.text is not None:
+        clauses.append("text = ?")
+        params.append(query.text)
+    if query.returned:
+        clauses.append(RETURNED_CLAUSE)
+    return " AND ".join(clauses) or "1", params
+
+
+def select(conn: sqlite3.Connection, query: EntryQuery) -> list[Entry]:
+    """The entries ``query`` asks for, oldest first."""
+    clause, params = translate(query)
+    limit = "" if query.limit is None else f" LIMIT {int(query.limit)}"
+    return _load(conn, f"SELECT {COLUMNS} FROM entries WHERE {clause} ORDER BY rowid{limit}", params)
 
 
 def citing(conn: sqlite3.Connection, episode_ids: Iterable[str]) -> dict[str, list[str]]:

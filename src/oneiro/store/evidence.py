@@ -16,13 +16,16 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from oneiro.model import Entry
+from oneiro.model import Entry, EntryStatus
 from oneiro.store import entries
-from oneiro.store.cycles import RETURNED_SQL
 from oneiro.store.episodes import party_of
+from oneiro.store.query import EntryQuery
+from oneiro.store.query import hypotheses as hypotheses_query
 
-#: Entries of a cycle count only once RETURN has made the cycle's view active.
-_RETURNED = f"(cycle_id IS NULL OR cycle_id IN (SELECT id FROM cycles WHERE status IN {RETURNED_SQL}))"
+#: Hypotheses awake experience may still judge.
+TESTABLE = EntryQuery(
+    statuses=(EntryStatus.STAGED, EntryStatus.VALIDATED), data_keys=("test",), returned=True
+)
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,7 @@ def grounds(conn: sqlite3.Connection, entry_id: str) -> Grounds:
 def testable(conn: sqlite3.Connection) -> list[Entry]:
     """Hypotheses awake experience may still confirm or refute: staged or validated, carrying a
     ``data.test``, made by a returned cycle (or awake)."""
-    return entries.where(
-        conn,
-        f"status IN ('staged', 'validated') AND json_extract(data, '$.test') IS NOT NULL AND {_RETURNED}",
-    )
+    return entries.select(conn, TESTABLE)
 
 
 def expirable(conn: sqlite3.Connection, now: float, expiry_seconds: float) -> list[Entry]:
@@ -100,13 +100,11 @@ def expirable(conn: sqlite3.Connection, now: float, expiry_seconds: float) -> li
     return entries.where(
         conn,
         f"status = 'staged' AND provenance != 'awake' AND COALESCE(expires_at, created_at + ?) <= ? "
-        f"AND {_RETURNED}",
+        f"AND {entries.RETURNED_CLAUSE}",
         (expiry_seconds, now),
     )
 
 
 def hypotheses(conn: sqlite3.Connection, statuses: Iterable[str]) -> list[Entry]:
     """Dream-made hypotheses (entries carrying a ``data.test``) in the given statuses."""
-    wanted = list(statuses)
-    marks = ",".join("?" * len(wanted))
-    return entries.where(conn, f"status IN ({marks}) AND json_extract(data, '$.test') IS NOT NULL", wanted)
+    return entries.select(conn, hypotheses_query(statuses))

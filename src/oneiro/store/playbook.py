@@ -6,10 +6,9 @@ the active items and one revision (see :mod:`oneiro.playbook`). A revision moves
 who decided, the sha256 of the rendering its probes validated, and (once active) the items it
 replaced, so a rollback restores that version exactly.
 
-:func:`propose` is the cycle-facing entry point: it runs inside the cycle's transaction, never
-raises for a bad proposal (a proposal that breaks a constraint, conflicts, names an unknown item or
-carries a poisoning signature is stored as ``rejected`` with the reason and a journal note) and is
-undo-logged, so reverting the cycle removes what it proposed.
+Rows only: what a revision says and whether it may stand (admission, constraints, the diff) is
+decided by :func:`oneiro.playbook.draft`, a pure function, before a row is written here. A
+revision a cycle stores is undo-logged, so reverting the cycle removes what it proposed.
 """
 
 from __future__ import annotations
@@ -20,11 +19,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from oneiro import playbook as pb
-from oneiro.constraints import Constraint, violations
-from oneiro.dream.writes import RevisionProposal
-from oneiro.errors import PlaybookError
-from oneiro.model import canonical_json, content_hash
-from oneiro.store import journal, undo
+from oneiro.constraints import Constraint
+from oneiro.model import canonical_json
+from oneiro.store import undo
 
 ITEM_COLUMNS = "id, pos, section, text, params, helpful, harmful, version"
 REVISION_COLUMNS = (
@@ -32,8 +29,6 @@ REVISION_COLUMNS = (
     "status, proposed_by, decided_by, decided_at, decision, validated_sha, probes, before_items, "
     "activated_at, cycle_id, created_at"
 )
-#: Who proposed a revision a cycle made.
-DREAM_PROPOSER = "dream"
 
 
 # -- items ------------------------------------------------------------------------------------
@@ -140,8 +135,9 @@ def last_active(conn: sqlite3.Connection) -> tuple[pb.Revision, list[pb.Item]] |
     return _revision(row), before
 
 
-def insert_revision(conn: sqlite3.Connection, rev: pb.Revision) -> bool:
-    """Store a revision unless one with its id exists; True when it is new."""
+def insert_revision(conn: sqlite3.Connection, rev: pb.Revision, cycle_id: str | None = None) -> bool:
+    """Store a revision unless one with its id exists; True when it is new. A cycle's new
+    revision is undo-logged under ``cycle_id``."""
     cur = conn.execute(
         "INSERT OR IGNORE INTO playbook_revisions (id, op, item_id, section, text, params, reason, "
         "evidence, base_version, base_sha, diff, status, proposed_by, decided_by, decided_at, decision, "
@@ -167,6 +163,8 @@ def insert_revision(conn: sqlite3.Connection, rev: pb.Revision) -> bool:
             rev.created_at,
         ),
     )
+    if cur.rowcount == 1 and cycle_id is not None:
+        undo.record_insert(conn, cycle_id, "playbook_revisions", rev.id)
     return cur.rowcount == 1
 
 
@@ -228,105 +226,3 @@ def dump(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
         t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY 1")]
         for t in ("playbook_items", "playbook_revisions", "constraints")
     }
-
-
-# -- the cycle-facing entry point -------------------------------------------------------------
-def draft(
-    conn: sqlite3.Connection,
-    proposal: RevisionProposal,
-    *,
-    proposed_by: str,
-    now: float,
-    cycle_id: str | None = None,
-) -> pb.Revision:
-    """A revision for ``proposal`` against the active playbook: ``proposed``, or ``rejected`` with
-    the reason when it could never be applied. Reads only."""
-    active = items(conn)
-    base_sha = pb.sha256(pb.render(active))
-    item_id = proposal.item_id or pb.new_item_id(proposal.section, proposal.text)
-    target = next((i for i in active if i.id == item_id), None)
-    base_version = None if proposal.op == "add" or target is None else target.version
-    rid = (
-        "rev-"
-        + content_hash(
-            {
-                "op": proposal.op,
-                "item": item_id,
-                "section": proposal.section,
-                "text": proposal.text,
-                "params": proposal.params,
-                "evidence": sorted(proposal.evidence),
-                "base_version": base_version,
-                "base_sha": base_sha,
-            }
-        )[: pb.REVISION_ID_HEX]
-    )
-    rev = pb.Revision(
-        id=rid,
-        seq=0,
-        op=proposal.op,
-        item_id=item_id,
-        section=proposal.section,
-        text=proposal.text,
-        params=dict(proposal.params),
-        reason=proposal.reason,
-        evidence=tuple(proposal.evidence),
-        base_version=base_version,
-        base_sha=base_sha,
-        diff="",
-        status=pb.RevisionStatus.PROPOSED,
-        proposed_by=proposed_by,
-        cycle_id=cycle_id,
-        created_at=now,
-    )
-    problem = pb.admission_problem(rev, proposed_by == DREAM_PROPOSER)
-    try:
-        candidate = pb.apply(active, rev)
-    except PlaybookError as exc:
-        problem = problem or str(exc)
-        candidate = active
-    broken = violations(constraints(conn), active, candidate)
-    if broken and problem is None:
-        problem = "breaks constraint " + "; ".join(broken)
-    diff = pb.diff(pb.render(active), pb.render(candidate))
-    if problem is None:
-        return pb.replace_fields(rev, diff=diff)
-    return pb.replace_fields(
-        rev,
-        diff=diff,
-        status=pb.RevisionStatus.REJECTED,
-        decided_by="constraint" if broken else "admission",
-        decided_at=now,
-        decision=problem,
-    )
-
-
-def propose(conn: sqlite3.Connection, proposal: RevisionProposal, cycle_id: str, now: float) -> str:
-    """Store a dream's proposal (inside the cycle's transaction); return the revision id.
-
-    Never activates anything. A proposal that cannot stand is stored as rejected, with its reason
-    journaled. A proposal that conflicts with a pending one (same item, same base) is rejected too:
-    the first proposal stands until someone decides it.
-    """
-    rev = draft(conn, proposal, proposed_by=DREAM_PROPOSER, now=now, cycle_id=cycle_id)
-    rival = pb.conflicting(rev, revisions(conn, pb.RevisionStatus.PROPOSED.value))
-    if rival is not None and rev.status == pb.RevisionStatus.PROPOSED:
-        rev = pb.replace_fields(
-            rev,
-            status=pb.RevisionStatus.REJECTED,
-            decided_by="conflict",
-            decided_at=now,
-            decision=f"conflicts with pending revision {rival.id} (same item, same base)",
-        )
-    if insert_revision(conn, rev):
-        undo.record_insert(conn, cycle_id, "playbook_revisions", rev.id)
-        if rev.status == pb.RevisionStatus.REJECTED:
-            journal.append(
-                conn,
-                now,
-                "revision_rejected",
-                {"revision": rev.id, "reason": rev.decision, "by": rev.decided_by, "item": rev.item_id},
-                cycle_id=cycle_id,
-                phase="integration",
-            )
-    return rev.id

@@ -8,7 +8,7 @@ rows; a phase's proposed writes with their journal record) share one transaction
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,12 +26,16 @@ from oneiro.store import (
     lease,
     meta,
     migrations,
+    scored,
     transfer,
     undo,
     vectors,
 )
-from oneiro.store.db import Database
+from oneiro.store.db import Database, mapped_errors
+from oneiro.store.episodes import Origin
 from oneiro.store.lease import Lease
+from oneiro.store.protocol import TxHandle
+from oneiro.store.sqlite_rows import RowMethods
 from oneiro.store.vectors import Matrix, VectorRows
 
 if TYPE_CHECKING:
@@ -66,13 +70,18 @@ ENTRIES_VERSION = meta.ENTRIES_VERSION
 VECTORS_EPOCH = "vectors_epoch"
 
 
-class SQLiteStore:
+@mapped_errors
+class SQLiteStore(RowMethods):
     """A store in one SQLite file (or in memory with ``path=":memory:"``).
 
     Opening checks what the file is before changing it: an empty database becomes a new store, an
     oneiro store is migrated to the current schema, and any other SQLite database (tables, but no
     oneiro migration history) is refused untouched. A read-only store (``read_only=True``, or a
     file this process may not write) is never migrated: it must already be at the current schema.
+
+    Every public method, reads included, passes SQLite's failures through
+    :meth:`~oneiro.store.db.Database.translate` (:func:`~oneiro.store.db.mapped_errors`): a caller
+    meets a :class:`~oneiro.errors.StoreError` leaf saying what to do, never a driver error.
     """
 
     def __init__(
@@ -129,16 +138,17 @@ class SQLiteStore:
         self.db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; nested calls join the outer one."""
-        with self.db.write() as conn:
-            yield conn
+    def transaction(self) -> Iterator[TxHandle]:
+        """A write transaction; nested calls join the outer one, and so does every method called
+        inside the block on this thread."""
+        with self.db.write():
+            yield TxHandle(self.db.path, writable=True)
 
     @contextmanager
-    def snapshot(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction over one consistent snapshot."""
-        with self.db.read() as conn:
-            yield conn
+    def snapshot(self) -> Iterator[TxHandle]:
+        """A read transaction over one consistent snapshot (inside a write transaction, that one)."""
+        with self.db.read():
+            yield TxHandle(self.db.path, writable=False)
 
     # -- episodes ---------------------------------------------------------------------------
     def add_episodes(
@@ -170,6 +180,18 @@ class SQLiteStore:
 
     def episodes_around(self, session: str, ts_from: float, ts_to: float, width: int) -> list[Episode]:
         return episodes.around(self.db.conn(), session, ts_from, ts_to, width)
+
+    def episode_origins(self, ids: Sequence[str]) -> dict[str, Origin]:
+        """The store-vouched origin (record time, party) of each stored episode of ``ids``."""
+        return episodes.origins(self.db.conn(), ids)
+
+    def episodes_scored_below(
+        self, scorer: str, version: int, after_rowid: int, upto_rowid: int, limit: int
+    ) -> list[tuple[int, Episode]]:
+        """Awake episodes in ``(after_rowid, upto_rowid]`` whose score names ``scorer`` at a
+        version below ``version`` (:func:`oneiro.store.scored.below`), in one read snapshot."""
+        with self.db.read() as conn:
+            return scored.below(conn, scorer, version, after_rowid, upto_rowid, limit)
 
     def episode_count(self) -> int:
         return episodes.count(self.db.conn())
@@ -208,11 +230,16 @@ class SQLiteStore:
             entries.update(conn, entry_id, changes, cycle_id)
             meta.bump(conn, ENTRIES_VERSION)
 
+    def update_entries(self, updates: Mapping[str, dict[str, Any]], cycle_id: str | None = None) -> None:
+        """Several :meth:`update_entry` calls in one transaction, with one version bump."""
+        with self.db.write() as conn:
+            for entry_id, changes in updates.items():
+                entries.update(conn, entry_id, changes, cycle_id)
+            if updates:
+                meta.bump(conn, ENTRIES_VERSION)
+
     def entries(self, ids: Sequence[str]) -> dict[str, Entry]:
         return entries.get(self.db.conn(), ids)
-
-    def entries_where(self, clause: str = "1", params: Sequence[Any] = ()) -> list[Entry]:
-        return entries.where(self.db.conn(), clause, params)
 
     def entries_citing(self, episode_ids: Sequence[str]) -> dict[str, list[str]]:
         return entries.citing(self.db.conn(), episode_ids)
@@ -303,18 +330,6 @@ class SQLiteStore:
 
     def recent_cycles(self, limit: int = 20) -> list[cycles.CycleRow]:
         return cycles.recent(self.db.conn(), limit)
-
-    def playbook_items(self) -> list[Any]:
-        """The active playbook's items (:class:`oneiro.playbook.Item`)."""
-        from oneiro.store import playbook
-
-        return list(playbook.items(self.db.conn()))
-
-    def playbook_revisions(self, *statuses: str) -> list[Any]:
-        """Playbook revisions (:class:`oneiro.playbook.Revision`) in the given statuses."""
-        from oneiro.store import playbook
-
-        return list(playbook.revisions(self.db.conn(), *statuses))
 
     def revert_writes(self, cycle_id: str) -> int:
         """Undo every write logged for ``cycle_id`` (inside the caller's transaction)."""

@@ -27,6 +27,7 @@ from oneiro.dream.ops.poisoning import signatures
 from oneiro.dream.phase import Context, Outcome, Snapshot
 from oneiro.dream.writes import EntryUpdate, Note, Writes
 from oneiro.model import Entry, EntryStatus, Provenance, Tier
+from oneiro.store.query import EntryQuery
 
 #: Kinds that only restate their sources (NREM's extractive consolidation), or compute from them
 #: alone: a ``rescore`` is a registered scorer applied to inputs its episode recorded, so nothing
@@ -56,7 +57,7 @@ class Admission:
     essential = True
 
     def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
-        mine = snap.entries_where("cycle_id = ?", (ctx.cycle_id,))
+        mine = snap.entries_matching(EntryQuery(cycle=ctx.cycle_id))
         awake = self._awake_sources(snap, mine)
         known = self._known_ids(snap, mine)
         lc = ctx.config.lifecycle
@@ -151,10 +152,12 @@ def _duplicates(snap: Snapshot, ctx: Context, mine: Sequence[Entry], report: _Re
     kinds = sorted({e.kind for e in checked})
     if not kinds:
         return []
-    marks = ",".join("?" * len(kinds))
-    existing = snap.entries_where(
-        f"kind IN ({marks}) AND status IN ('active', 'validated') AND (cycle_id IS NULL OR cycle_id != ?)",
-        (*kinds, ctx.cycle_id),
+    existing = snap.entries_matching(
+        EntryQuery(
+            kinds=tuple(kinds),
+            statuses=(EntryStatus.ACTIVE, EntryStatus.VALIDATED),
+            not_cycle=ctx.cycle_id,
+        )
     )
     index = {(e.kind, normalise(e.text)): e for e in existing}
     out: list[EntryUpdate] = []

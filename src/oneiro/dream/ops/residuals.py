@@ -41,6 +41,7 @@ from oneiro.dream.phase import Context, Outcome, Snapshot
 from oneiro.dream.writes import Note, Writes
 from oneiro.model import Entry, EntryStatus, Episode, Provenance, Tier, entry_id
 from oneiro.screen import quoted_label
+from oneiro.store.query import EntryQuery
 
 #: Smallest group tested: below five a t test has four degrees of freedom or fewer and its
 #: critical value (2.78 at 5%) grows so fast that one lucky pair decides it.
@@ -209,10 +210,12 @@ def _summary(bias: Bias, robust: float | None = None) -> dict[str, Any]:
 
 def _already_proposed(snap: Snapshot, bias: Bias) -> bool:
     """A live correction for this context with the same sign already waits for awake evidence."""
-    rows = snap.entries_where(
-        "kind = 'correction' AND status IN ('staged', 'validated') "
-        "AND json_extract(data, '$.test.context') = ?",
-        (bias.key,),
+    rows = snap.entries_matching(
+        EntryQuery(
+            kinds=("correction",),
+            statuses=(EntryStatus.STAGED, EntryStatus.VALIDATED),
+            data_has=(("test.context", bias.key),),
+        )
     )
     return any((float(e.data["test"].get("bias", 0.0)) > 0) == (bias.mean > 0) for e in rows)
 

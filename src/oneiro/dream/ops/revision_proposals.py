@@ -30,9 +30,10 @@ from typing import Any, Protocol, runtime_checkable
 from oneiro.dream.ops.poisoning import signatures
 from oneiro.dream.phase import Context, Outcome, Snapshot
 from oneiro.dream.writes import Note, RevisionProposal, Writes
-from oneiro.model import Entry, Tier, content_hash
+from oneiro.model import Entry, EntryStatus, Tier, content_hash
 from oneiro.playbook import Item, new_item_id
 from oneiro.screen import Verdict, screen_label, screen_rule
+from oneiro.store.query import EntryQuery
 
 CORRECTIONS = "Corrections"
 HEURISTICS = "Heuristics"
@@ -73,12 +74,13 @@ class ProposeRevisions:
 
     def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
         items = {i.id: i for i in snap.playbook_items()} if isinstance(snap, PlaybookView) else {}
-        kinds = ("correction", *HEURISTIC_KINDS)
-        marks = ",".join("?" * len(kinds))
-        candidates = snap.entries_where(
-            f"status IN ('staged', 'validated') AND confidence >= ? AND kind IN ({marks}) "
-            "AND json_extract(data, '$.quarantine') IS NULL",
-            (ctx.config.lifecycle.confidence_floor, *kinds),
+        candidates = snap.entries_matching(
+            EntryQuery(
+                kinds=("correction", *HEURISTIC_KINDS),
+                statuses=(EntryStatus.STAGED, EntryStatus.VALIDATED),
+                min_confidence=ctx.config.lifecycle.confidence_floor,
+                data_lacks=("quarantine",),
+            )
         )
         candidates.sort(key=lambda e: -e.confidence)
         writes, skipped, screened = Writes(), 0, 0

@@ -32,6 +32,7 @@ from oneiro.dream.phase import Context, Outcome, Snapshot
 from oneiro.dream.writes import EntryUpdate, Writes
 from oneiro.index import top_n_within
 from oneiro.model import Entry, EntryStatus, Episode, Provenance, Tier, content_hash, entry_id
+from oneiro.store.query import EntryQuery
 
 #: Earlier episodes compared with each new one.
 CANDIDATES = 6
@@ -94,9 +95,7 @@ class Supersession:
         merged = updates = 0
         live = {
             entry_identity(e)
-            for e in snap.entries_where(
-                f"kind = 'supersession' AND status IN ({','.join('?' * len(LIVE))})", LIVE
-            )
+            for e in snap.entries_matching(EntryQuery(kinds=("supersession",), statuses=LIVE))
         }
         candidates = self._candidates(snap, new, vectors)
         for i, ep in enumerate(new):

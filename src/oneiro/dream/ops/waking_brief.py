@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from oneiro.dream.phase import Context, Outcome, Snapshot
 from oneiro.model import Entry, EntryStatus, Tier
 from oneiro.playbook import Revision
+from oneiro.store.query import EntryQuery
 
 #: Hypotheses listed in the brief; the rest are counted (``oneiro hypotheses`` lists them all).
 MAX_TO_TEST = 20
@@ -52,7 +53,7 @@ class WakingBrief:
     essential = True
 
     def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
-        mine = snap.entries_where("cycle_id = ?", (ctx.cycle_id,))
+        mine = snap.entries_matching(EntryQuery(cycle=ctx.cycle_id))
         floor = ctx.config.lifecycle.confidence_floor
         brief = compose(ctx.cycle_id, ctx.now, mine, carry, _pending(snap, carry), floor)
         return Outcome(carry={"brief": brief}, did={"entries": len(mine), "to_test": len(brief["to_test"])})
