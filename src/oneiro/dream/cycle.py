@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,7 @@ from oneiro.dream import backlog
 from oneiro.dream import checkpoint as checkpoints
 from oneiro.dream.boundary import run_guarded
 from oneiro.dream.budget import CycleBudget, PhaseBudget, phase_split
-from oneiro.dream.phase import PHASE_ORDER, Context, Operation, Outcome, PhaseName
+from oneiro.dream.phase import PHASE_ORDER, Carry, Context, Operation, Outcome, PhaseName
 from oneiro.dream.report import CycleReport, PhaseReport
 from oneiro.dream.snapshot import StoreSnapshot
 from oneiro.dream.writes import Writes
@@ -180,7 +181,7 @@ class DreamEngine:
         report = CycleReport(
             cycle_id, "planned", "dry-run", budget.to_dict(), new_episodes=len(new), dry_run=True
         )
-        carry: dict[str, Any] = {}
+        carry = Carry()
         split = phase_split(budget.vitality)
         checkpoint = {"to_rowid": to_rowid}
         for index, phase in enumerate(PHASE_ORDER):
@@ -190,7 +191,7 @@ class DreamEngine:
             outcome, phase_report = self._run_operations(
                 phase, snap, carry, phase_budget, cycle_id, index, seed, budget.tier
             )
-            carry = checkpoints.merge_carry(carry, outcome.carry)
+            carry = carry.joined(outcome.carry)
             report.phases.append(phase_report)
         return report
 
@@ -307,7 +308,7 @@ class DreamEngine:
     def _run_phases(self, row: CycleRow, report: CycleReport) -> None:
         checkpoint = dict(row.checkpoint)
         done: list[str] = list(checkpoint.get("done", []))
-        carry: dict[str, Any] = dict(checkpoint.get("carry", {}))
+        carry = checkpoints.carry_of(checkpoint)
         budget = CycleBudget.from_dict(row.budget)
         split = phase_split(budget.vitality)
         rowids, new = backlog.load(self.store, checkpoints.intake_of(checkpoint))
@@ -327,27 +328,28 @@ class DreamEngine:
                     row.id, index, phase, (rowids, new), carry, phase_budget, checkpoint, budget.tier
                 )
                 outcome, phase_report, checkpoint = run
-                carry = dict(checkpoint.get("carry", carry))
+                carry = checkpoints.carry_of(checkpoint)
             else:
                 through = checkpoints.through(checkpoint, phase, len(new))
                 if phase == PHASE_ORDER[-1]:
-                    carry["backlog"] = checkpoints.backlog_summary(checkpoint, len(new), report.phases)
+                    backlog_now = checkpoints.backlog_summary(checkpoint, len(new), report.phases)
+                    carry = replace(carry, backlog=backlog_now)
                 snap = self._snapshot(row.id, new[:through], checkpoint)
                 outcome, phase_report = self._run_operations(
                     phase, snap, carry, phase_budget, row.id, index, _seed(row.id, phase.value), budget.tier
                 )
             carried_seconds = max(0.0, seconds - phase_report.seconds)
-            carry = checkpoints.merge_carry(carry, outcome.carry)
+            carry = carry.joined(outcome.carry)
             done.append(phase.value)
             ran_out = bool(checkpoint.get("ran_out")) or checkpoints.ran_out_of_budget(phase_report)
-            checkpoint = {**checkpoint, "done": done, "carry": carry, "ran_out": ran_out}
+            checkpoint = {**checkpoint, "done": done, "carry": carry.to_json(), "ran_out": ran_out}
             last = phase == PHASE_ORDER[-1]
             status = self._status(checkpoint, len(new)) if last else None
-            brief = outcome.carry.get("brief") if last else None
+            brief = outcome.carry.brief if last else None
             record = ("phase", checkpoints.phase_payload(phase_report))
             self._apply(row.id, phase, outcome.writes, record, checkpoint, status, brief)
             if last:
-                report.brief = outcome.carry.get("brief")
+                report.brief = outcome.carry.brief
                 report.status = status or "completed"
                 report.left_episodes = len(new) - checkpoints.through(checkpoint, phase, len(new))
             report.phases.append(phase_report)
@@ -372,7 +374,7 @@ class DreamEngine:
         index: int,
         phase: PhaseName,
         intake: tuple[Sequence[int], Sequence[Episode]],
-        carry: dict[str, Any],
+        carry: Carry,
         phase_budget: PhaseBudget,
         checkpoint: dict[str, Any],
         tier: Tier,
@@ -412,10 +414,15 @@ class DreamEngine:
                 report.left.update(part.left)
                 break
             finished += 1
-            through, carry = end, checkpoints.merge_carry(carry, outcome.carry)
+            through, carry = end, carry.joined(outcome.carry)
             span = [[rowids[start], rowids[end - 1]]] if end > start else []
             consolidated = backlog.merge([*checkpoint.get("consolidated", []), *span])
-            checkpoint = {**checkpoint, "through": through, "consolidated": consolidated, "carry": carry}
+            checkpoint = {
+                **checkpoint,
+                "through": through,
+                "consolidated": consolidated,
+                "carry": carry.to_json(),
+            }
             payload = {"chunk": n + 1, "episodes": [start, end], **checkpoints.phase_payload(part)}
             self._apply(cycle_id, phase, outcome.writes, ("phase_chunk", payload), checkpoint, None)
             checkpoints.accumulate(report, part)
@@ -449,7 +456,7 @@ class DreamEngine:
         self,
         phase: PhaseName,
         snap: StoreSnapshot,
-        carry: dict[str, Any],
+        carry: Carry,
         phase_budget: PhaseBudget,
         cycle_id: str,
         index: int,
@@ -471,7 +478,7 @@ class DreamEngine:
             phase_budget,
             tier,
         )
-        total = Outcome(carry={})
+        total = Outcome()
         report = PhaseReport(phase.value, [op.name for op in operations])
         if not operations:
             report.note = (
@@ -489,10 +496,10 @@ class DreamEngine:
             )
             with self.store.snapshot():
                 outcome, skipped = run_guarded(
-                    op, snap.with_new, snap.new_episodes, ctx, {**carry, **total.carry}
+                    op, snap.with_new, snap.new_episodes, ctx, carry.overridden(total.carry)
                 )
             total.writes.extend(outcome.writes)
-            total.carry.update(outcome.carry)
+            total.carry = total.carry.overridden(outcome.carry)
             if skipped:
                 report.did[f"{op.name}.skipped_bad_episodes"] = len(skipped)
             for key, value in outcome.did.items():

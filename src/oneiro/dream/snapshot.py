@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from oneiro.dream.phase import Carry
 from oneiro.index import Filter, VectorIndex
 from oneiro.model import Entry, Episode, Provenance
 from oneiro.store import scored
@@ -109,13 +110,16 @@ class StoreSnapshot:
         with self._store.snapshot() as conn:
             return scored.below(conn, scorer, version, after_rowid, self.max_rowid, limit)
 
-    def previous_carry(self, key: str) -> Any:
-        """What the latest returned cycle carried under ``key`` (None if none did): how an
-        operation resumes work it spreads over cycles, e.g. re-scoring's place in a long history.
-        A reverted cycle is not returned, so reverting it takes the place back too."""
+    def previous_carry(self, name: str) -> Carry | None:
+        """The carry of the latest returned cycle that set the field ``name`` (None if none did):
+        how an operation resumes work it spreads over cycles, e.g. re-scoring's place in a long
+        history. A reverted cycle is not returned, so reverting it takes the place back too."""
         for cycle in reversed(self._store.cycles_with_status(*RETURNED_STATUSES)):
-            if cycle.id != self._cycle_id and key in cycle.checkpoint.get("carry", {}):
-                return cycle.checkpoint["carry"][key]
+            if cycle.id == self._cycle_id:
+                continue
+            carry = Carry.from_json(cycle.checkpoint.get("carry"))
+            if getattr(carry, name, None) is not None:
+                return carry
         return None
 
     def playbook_items(self) -> list[Any]:
