@@ -44,7 +44,7 @@ from oneiro.dream.boundary import run_guarded
 from oneiro.dream.budget import CycleBudget, PhaseBudget, phase_split
 from oneiro.dream.phase import PHASE_ORDER, Carry, Context, Operation, Outcome, PhaseName
 from oneiro.dream.report import CycleReport, PhaseReport
-from oneiro.dream.snapshot import StoreSnapshot
+from oneiro.dream.snapshot import ReadView, StoreSnapshot, reading
 from oneiro.dream.writes import Writes
 from oneiro.errors import CycleRunning, CycleStateError, UnknownCycle
 from oneiro.events import EventBus
@@ -64,7 +64,12 @@ _ACTIVE_LOCK = threading.Lock()
 
 
 class Woken(Exception):
-    """Raised inside the orchestrator when a wake-up arrives; never escapes it."""
+    """Raised inside the orchestrator when a wake-up arrives; never escapes it. It carries what
+    the journal records, written once the phase's read transaction has ended."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(payload)
+        self.payload = payload
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -148,7 +153,8 @@ class DreamEngine:
                     self._run_phases(row, report)
                 finally:
                     self.bus.publish("mode_change", mode="awake", cycle_id=row.id)
-        except Woken:
+        except Woken as woken:
+            self._finish(row.id, "interrupted", woken.payload)
             report.status = "interrupted"
         except KeyboardInterrupt:
             # Ctrl-C in a library caller: the unfinished phase never committed, so the cycle is
@@ -185,12 +191,13 @@ class DreamEngine:
         split = phase_split(budget.vitality)
         checkpoint = {"to_rowid": to_rowid}
         for index, phase in enumerate(PHASE_ORDER):
-            snap = self._snapshot(cycle_id, new, checkpoint)
             phase_budget = self._phase_budget(split[phase] * budget.wall_seconds, split[phase], budget)
             seed = _seed(cycle_id, phase.value)
-            outcome, phase_report = self._run_operations(
-                phase, snap, carry, phase_budget, cycle_id, index, seed, budget.tier
-            )
+            with reading(self.store, to_rowid) as view:
+                snap = self._snapshot(cycle_id, new, checkpoint, view)
+                outcome, phase_report = self._run_operations(
+                    phase, snap, carry, phase_budget, cycle_id, index, seed, budget.tier
+                )
             carry = carry.joined(outcome.carry)
             report.phases.append(phase_report)
         return report
@@ -334,10 +341,18 @@ class DreamEngine:
                 if phase == PHASE_ORDER[-1]:
                     backlog_now = checkpoints.backlog_summary(checkpoint, len(new), report.phases)
                     carry = replace(carry, backlog=backlog_now)
-                snap = self._snapshot(row.id, new[:through], checkpoint)
-                outcome, phase_report = self._run_operations(
-                    phase, snap, carry, phase_budget, row.id, index, _seed(row.id, phase.value), budget.tier
-                )
+                with reading(self.store, int(checkpoint.get("to_rowid", 0))) as view:
+                    snap = self._snapshot(row.id, new[:through], checkpoint, view)
+                    outcome, phase_report = self._run_operations(
+                        phase,
+                        snap,
+                        carry,
+                        phase_budget,
+                        row.id,
+                        index,
+                        _seed(row.id, phase.value),
+                        budget.tier,
+                    )
             carried_seconds = max(0.0, seconds - phase_report.seconds)
             carry = carry.joined(outcome.carry)
             done.append(phase.value)
@@ -364,9 +379,13 @@ class DreamEngine:
     def _phase_budget(self, seconds: float, share: float, budget: CycleBudget) -> PhaseBudget:
         return PhaseBudget(seconds, int(share * budget.tokens), limit_tokens=budget.tokens > 0)
 
-    def _snapshot(self, cycle_id: str, new: Sequence[Episode], checkpoint: dict[str, Any]) -> StoreSnapshot:
+    def _snapshot(
+        self, cycle_id: str, new: Sequence[Episode], checkpoint: dict[str, Any], view: ReadView
+    ) -> StoreSnapshot:
+        """The view of a phase (or chunk) inside its read transaction ``view``, bounded by the
+        cycle's high-water mark (:mod:`oneiro.dream.snapshot`)."""
         upto = int(checkpoint.get("to_rowid", 0))
-        return StoreSnapshot(self.store, cycle_id, new, upto, self.embedder.name, self.index)
+        return StoreSnapshot(self.store, cycle_id, new, upto, self.embedder.name, self.index, view)
 
     def _run_chunked(
         self,
@@ -403,11 +422,12 @@ class DreamEngine:
             self._progress(
                 cycle_id, index, phase, "chunk", chunk=n + 1, chunks=len(starts), episodes=end, total=len(new)
             )
-            snap = self._snapshot(cycle_id, new[start:end], checkpoint)
             seed = _seed(cycle_id, phase.value if start == 0 else f"{phase.value}:{start}")
-            outcome, part = self._run_operations(
-                phase, snap, carry, phase_budget, cycle_id, index, seed, tier
-            )
+            with reading(self.store, int(checkpoint.get("to_rowid", 0))) as view:
+                snap = self._snapshot(cycle_id, new[start:end], checkpoint, view)
+                outcome, part = self._run_operations(
+                    phase, snap, carry, phase_budget, cycle_id, index, seed, tier
+                )
             if checkpoints.ran_out_of_budget(part):
                 why = f"{part.note}; " if part.note else ""
                 report.note = f"{why}budget ran out inside chunk {n + 1} of {len(starts)}: it was discarded"
@@ -449,8 +469,8 @@ class DreamEngine:
         )
 
     def _interrupt(self, cycle_id: str, phase: PhaseName, why: str) -> None:
-        self._finish(cycle_id, "interrupted", {"at_phase": phase.value, "why": why})
-        raise Woken()
+        """Stop here; :meth:`run` records the interruption (outside any read transaction)."""
+        raise Woken({"at_phase": phase.value, "why": why})
 
     def _run_operations(
         self,
