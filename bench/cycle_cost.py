@@ -8,6 +8,9 @@ with the hashing embedder (the same code paths as MiniLM, without hours of embed
 conversation with MiniLM gives the cost on real conversation with the real model.
 
     python bench/cycle_cost.py --sizes 0,10000 --new 100,1000,10000 --out bench/results/cycle_cost.json
+
+``--cache DIR`` keeps each built store in DIR and measures on a copy of it, so that two trees (a
+before and an after) are measured on the very same stores and a large store is built once.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,22 +38,71 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def measure_synthetic(size: int, new: int) -> dict[str, Any]:
+def build_store(path: Path, size: int, gen: Any) -> float:
+    """Record ``size`` episodes into a new store at ``path``, dreaming after each chunk; seconds."""
+    import oneiro
+
+    memory = oneiro.open(path, embedder="hashing")
+    started = time.perf_counter()
+    for start in range(0, size, BASE_CHUNK):
+        memory.record_many([e.record() for e in gen.episodes(min(BASE_CHUNK, size - start))])
+        memory.dream(reason="base")
+    memory.close()
+    return time.perf_counter() - started
+
+
+def cached_store(cache: Path | None, size: int, tmp: Path, gen: Any) -> float:
+    """A store of ``size`` consolidated episodes at ``tmp/store.db`` (a copy of the cached one when
+    ``cache`` holds it); the seconds its build took (0 for a copy). The generator is advanced past
+    the base episodes either way, so the new episodes are the same."""
+    target = tmp / "store.db"
+    if cache is None:
+        return build_store(target, size, gen)
+    cached = cache / f"store-{size}.db"
+    if not cached.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        build_store(tmp / "build.db", size, gen)
+        shutil.copyfile(tmp / "build.db", cached)
+    else:
+        for start in range(0, size, BASE_CHUNK):
+            list(gen.episodes(min(BASE_CHUNK, size - start)))
+    shutil.copyfile(cached, target)
+    return 0.0
+
+
+def profiled(run: Any, out: Path | None) -> Any:
+    """``run()``, under cProfile when ``out`` names a file (its top entries by own time go there)."""
+    if out is None:
+        return run()
+    import cProfile
+    import io
+    import pstats
+
+    profile = cProfile.Profile()
+    result = profile.runcall(run)
+    text = io.StringIO()
+    stats = pstats.Stats(profile, stream=text)
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(40)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text.getvalue(), encoding="utf-8")
+    return result
+
+
+def measure_synthetic(
+    size: int, new: int, cache: Path | None = None, profile: Path | None = None
+) -> dict[str, Any]:
     import oneiro
     from textgen import TextGen
 
     gen = TextGen(SEED)
     with tempfile.TemporaryDirectory() as tmp:
+        build_s = cached_store(cache, size, Path(tmp), gen)
         memory = oneiro.open(Path(tmp) / "store.db", embedder="hashing")
-        started = time.perf_counter()
-        for start in range(0, size, BASE_CHUNK):
-            memory.record_many([e.record() for e in gen.episodes(min(BASE_CHUNK, size - start))])
-            memory.dream(reason="base")
-        build_s = time.perf_counter() - started
         rss_before = peak_rss_mb()
         memory.record_many([e.record() for e in gen.episodes(new)])
         started = time.perf_counter()
-        report = memory.dream(reason="measured")
+        report = profiled(lambda: memory.dream(reason="measured"), profile)
         seconds = time.perf_counter() - started
         out = {
             "store_episodes": size,
@@ -108,12 +161,15 @@ def main() -> int:
     parser.add_argument("--new", default="100,1000,10000", help="new episodes per measured cycle")
     parser.add_argument("--locomo", default=str(LOCOMO), help="LoCoMo file ('' to skip)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/cycle_cost.json"))
+    parser.add_argument("--cache", type=Path, help="keep built stores here and measure on copies")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of each measured cycle here")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--one-locomo", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         size, new = (int(x) for x in args.one.split(","))
-        print(json.dumps(measure_synthetic(size, new)))
+        profile = args.profile / f"profile-{size}-{new}.txt" if args.profile else None
+        print(json.dumps(measure_synthetic(size, new, args.cache, profile)))
         return 0
     if args.one_locomo:
         print(json.dumps(measure_locomo(args.one_locomo)))
@@ -121,7 +177,9 @@ def main() -> int:
     grid = []
     for size in (int(s) for s in args.sizes.split(",")):
         for new in (int(n) for n in args.new.split(",")):
-            result = child(["--one", f"{size},{new}"])
+            extra = ["--cache", str(args.cache)] if args.cache else []
+            extra += ["--profile", str(args.profile)] if args.profile else []
+            result = child(["--one", f"{size},{new}", *extra])
             print(json.dumps(result), flush=True)
             grid.append(result)
     locomo = Path(args.locomo) if args.locomo else None  # Path("") would be "."

@@ -11,6 +11,7 @@ from oneiro.config import Config
 from oneiro.dream.ops.admission import Admission
 from oneiro.dream.ops.poisoning import signatures
 from oneiro.dream.ops.revision_proposals import ProposeRevisions, correction_item_id
+from oneiro.dream.phase import Carry
 from oneiro.dream.phases import integration
 from oneiro.memory import Memory
 from oneiro.model import Entry, EntryStatus, Provenance, entry_id
@@ -51,7 +52,7 @@ def make(
 def run_admission(memory: Memory) -> dict[str, Entry]:
     ctx = fake_context(CYCLE, memory.clock(), embedder=memory.embedder)
     snap = FakeSnapshot(memory.store, CYCLE, memory.embedder.name)  # type: ignore[arg-type]
-    outcome = Admission().run(snap, ctx, {})
+    outcome = Admission().run(snap, ctx, Carry())
     apply_writes(memory.store, outcome.writes, ctx)  # type: ignore[arg-type]
     return {e.id: e for e in memory.store.entries_matching(EntryQuery())}
 
@@ -167,7 +168,7 @@ def test_admission_judges_every_entry_even_when_the_budget_is_used_up(memory: Me
     for n in range(3):
         make(memory, "insight", f"idea {n}", (ep,), status=EntryStatus.STAGED, confidence=0.2)
     ctx = fake_context(CYCLE, memory.clock(), embedder=memory.embedder, budget=FakeBudget(units=1))
-    outcome = Admission().run(FakeSnapshot(memory.store, CYCLE, memory.embedder.name), ctx, {})  # type: ignore[arg-type]
+    outcome = Admission().run(FakeSnapshot(memory.store, CYCLE, memory.embedder.name), ctx, Carry())  # type: ignore[arg-type]
     assert not outcome.left and outcome.did["checked"] == 3 and Admission.essential
 
 
@@ -190,7 +191,7 @@ def correction_entry(
 def propose(memory: Memory) -> Any:
     ctx = fake_context(CYCLE, memory.clock(), embedder=memory.embedder)
     snap = FakeSnapshot(memory.store, CYCLE, memory.embedder.name)  # type: ignore[arg-type]
-    outcome = ProposeRevisions().run(snap, ctx, {})
+    outcome = ProposeRevisions().run(snap, ctx, Carry())
     apply_writes(memory.store, outcome.writes, ctx)  # type: ignore[arg-type]
     return outcome
 

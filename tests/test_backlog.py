@@ -4,8 +4,6 @@ unconsolidated again; progress events come from inside the phases."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 import oneiro.dream.checkpoint as cycle_module
@@ -13,7 +11,7 @@ from oneiro.dream import backlog
 from oneiro.dream.budget import CycleBudget
 from oneiro.dream.ops.extractive import extractive_entry
 from oneiro.dream.ops.waking_brief import WakingBrief
-from oneiro.dream.phase import Context, Outcome, PhaseName, Snapshot
+from oneiro.dream.phase import Carry, Context, Outcome, PhaseName, Snapshot
 from oneiro.dream.writes import Writes
 from oneiro.events import Event
 from oneiro.memory import Memory
@@ -33,7 +31,7 @@ class PerEpisode:
     name = "per_episode"
     tier = Tier.T1
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         writes = Writes()
         for n, ep in enumerate(snap.new_episodes):
             if ctx.budget.exhausted():

@@ -21,7 +21,7 @@ from oneiro.dream.budget import (
     budget_state,
     phase_split,
 )
-from oneiro.dream.phase import PHASE_ORDER, Context, Outcome, PhaseName, Snapshot
+from oneiro.dream.phase import PHASE_ORDER, Carry, Context, Outcome, PhaseName, Snapshot
 from oneiro.errors import BudgetError
 from oneiro.memory import Memory
 from oneiro.model import Tier
@@ -41,7 +41,7 @@ class Grind:
     tokens: int = 0
     tier: Tier = Tier.T0
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         done = 0
         while done < MAX_UNITS and not ctx.budget.exhausted():
             if self.tokens:

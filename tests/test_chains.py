@@ -14,7 +14,7 @@ from oneiro.dream.ops.replay import PrioritizedReplay
 from oneiro.dream.ops.rescoring import Rescoring
 from oneiro.dream.ops.residuals import ResidualPatterns
 from oneiro.dream.ops.residue import CollectResidue
-from oneiro.dream.phase import PhaseName
+from oneiro.dream.phase import Carry, PhaseName, ReplayPick
 from oneiro.dream.writes import RevisionProposal
 from oneiro.memory import Memory
 from oneiro.model import EntryStatus, Episode, Provenance, Tier
@@ -40,10 +40,10 @@ def step(
     }
 
 
-def chains(memory: Memory, new: list[Episode], carry: dict[str, Any] | None = None) -> Any:
+def chains(memory: Memory, new: list[Episode], carry: Carry | None = None) -> Any:
     ctx = fake_context(CYCLE, memory.clock(), embedder=memory.embedder)
     snap = FakeSnapshot(memory.store, CYCLE, memory.embedder.name, new)  # type: ignore[arg-type]
-    return BidirectionalReplay().run(snap, ctx, carry or {})
+    return BidirectionalReplay().run(snap, ctx, carry or Carry())
 
 
 def add_items(memory: Memory, *ids: str) -> None:
@@ -67,7 +67,7 @@ def test_reverse_replay_blames_the_item_used_before_a_bad_outcome(memory: Memory
     assert credits["early"].harmful == 1  # the outcome reaches back one step, discounted
     assert "after" not in credits  # what came after the outcome is not blamed for it
     assert credits["late"].evidence == (eps[1].id,)
-    (traj,) = out.carry["trajectories"]
+    (traj,) = out.carry.trajectories
     assert traj["ids"] == [e.id for e in eps]
     assert traj["credit"][0] == round(TRACE_DECAY * -0.6, 6)
 
@@ -93,7 +93,7 @@ def test_only_replayed_outcomes_give_credit(memory: Memory) -> None:
     new = memory.record_many([step(memory, 1, 0.0, ["y"])])
     out = chains(memory, new)  # the old bad outcome was credited in its own cycle
     assert out.writes.credits == []
-    assert out.carry["trajectories"][0]["ids"] == [old[0].id, new[0].id]
+    assert out.carry.trajectories[0]["ids"] == [old[0].id, new[0].id]
 
 
 def test_selection_limits_the_sources_and_unknown_items_are_noted(memory: Memory) -> None:
@@ -101,7 +101,7 @@ def test_selection_limits_the_sources_and_unknown_items_are_noted(memory: Memory
     eps = memory.record_many(
         [step(memory, 0, -0.5, ["known", "ghost"]), step(memory, 1, -0.5, ["known"], session="other")]
     )
-    carry = {"replay": [{"id": eps[0].id, "kind": "decision"}]}
+    carry = Carry(replay=[ReplayPick(id=eps[0].id, kind="decision", utility=1.0, gain=1.0, need=1.0)])
     out = chains(memory, eps, carry)
     assert [(c.item_id, c.harmful) for c in out.writes.credits] == [("known", 1)]
     assert out.writes.notes[0].payload["unknown_items"] == ["ghost"]
@@ -117,7 +117,7 @@ def test_bad_decisions_are_skipped_without_a_crash(memory: Memory) -> None:
     )  # fmt: skip
     out = chains(memory, eps)
     assert out.writes.credits == [] and out.writes.notes[0].payload["malformed_items"] == [eps[1].id]
-    assert chains(memory, []).carry == {"trajectories": []}
+    assert chains(memory, []).carry == Carry(trajectories=[])
 
 
 def test_compressed_replay_summarises_a_cluster_as_one(memory: Memory) -> None:
@@ -128,7 +128,7 @@ def test_compressed_replay_summarises_a_cluster_as_one(memory: Memory) -> None:
     eps = memory.record_many([*rows, lone])
     ctx = fake_context(CYCLE, memory.clock(), embedder=memory.embedder)
     snap = FakeSnapshot(memory.store, CYCLE, memory.embedder.name, eps)  # type: ignore[arg-type]
-    out = CompressedReplay().run(snap, ctx, {})
+    out = CompressedReplay().run(snap, ctx, Carry())
     (entry,) = out.writes.entries
     assert entry.kind == "summary" and entry.status == EntryStatus.ACTIVE
     assert entry.confidence == ctx.config.lifecycle.extractive_confidence

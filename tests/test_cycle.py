@@ -22,7 +22,7 @@ import pytest
 
 import oneiro
 from conftest import FakeClock, dump_file
-from oneiro.dream.phase import PHASE_ORDER, Context, Operation, Outcome, PhaseName, Snapshot
+from oneiro.dream.phase import PHASE_ORDER, Carry, Context, Operation, Outcome, PhaseName, Snapshot
 from oneiro.dream.writes import EntryUpdate, Note, Prediction, RevisionProposal, Writes
 from oneiro.errors import CycleRunning
 from oneiro.events import Event
@@ -47,11 +47,11 @@ class Probe:
     tier: Tier = Tier.T0
     results: list[Any] = field(default_factory=list)
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         self.log.append((self.name, current_mode(), current_cycle(), len(snap.new_episodes)))
         if self.dispatch is not None:
             self.results.append(self.dispatch())
-        return Outcome(did={"ran": 1}, carry={f"seen.{self.name}": len(carry)})
+        return Outcome(did={"ran": 1})
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Writer:
     update_awake: bool = False
     tier: Tier = Tier.T0
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         writes = Writes()
         for ep in list(snap.new_episodes)[: self.per_phase]:
             text = f"{self.name} saw: {ep.text}"
@@ -106,7 +106,7 @@ class Blocker:
     entered: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         self.entered.set()
         if not self.release.wait(WAIT_SECONDS):
             raise TimeoutError("the test never released the blocker")
@@ -121,7 +121,7 @@ class Call:
     name: str = "call"
     tier: Tier = Tier.T0
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         self.fn()
         return Outcome()
 
@@ -422,7 +422,7 @@ def test_a_dry_run_records_no_dispatch_even_of_what_it_refuses(memory: Memory) -
         name = "sender"
         tier = Tier.T0
 
-        def run(self, snap: Any, ctx: Any, carry: dict[str, Any]) -> Outcome:
+        def run(self, snap: Any, ctx: Any, carry: Carry) -> Outcome:
             memory.dispatch("send", "hello")
             return Outcome()
 

@@ -17,7 +17,7 @@ import oneiro
 from conftest import FakeClock
 from oneiro.dream.ops.extractive import UNDATED, extractive_entry
 from oneiro.dream.ops.temporal import normalise
-from oneiro.dream.phase import Context, Outcome, PhaseName, Snapshot
+from oneiro.dream.phase import Carry, Context, Outcome, PhaseName, Snapshot
 from oneiro.dream.writes import Writes
 from oneiro.memory import Memory
 from oneiro.model import Episode, Provenance, Tier, episode_id
@@ -118,7 +118,7 @@ class Picky:
         self.marker = marker
         self.runs = 0
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         self.runs += 1
         writes = Writes()
         for ep in snap.new_episodes:
@@ -150,7 +150,7 @@ class Broken:
     name = "broken"
     tier = Tier.T0
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         raise RuntimeError("a defect of the operation itself")
 
 

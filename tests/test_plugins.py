@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from oneiro.config import EmbedderConfig
-from oneiro.dream.phase import Context, Outcome, PhaseName, Snapshot
+from oneiro.dream.phase import Carry, Context, Outcome, PhaseName, Snapshot
 from oneiro.model import Tier
 from oneiro.plugins import PluginError, Registry, hookimpl
 
@@ -21,7 +21,7 @@ class Probe:
     def __init__(self) -> None:
         self.calls = 0
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         self.calls += 1
         return Outcome()
 

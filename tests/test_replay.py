@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from fakes import FakeBudget, FakeSnapshot, fake_context
 from oneiro.config import Config
 from oneiro.dream.ops.replay import NEED_NEIGHBOURS, PrioritizedReplay, Scored, decision_scores, mmr
+from oneiro.dream.phase import Carry, Residue
 from oneiro.memory import Memory
 from oneiro.model import Episode
 
@@ -31,11 +32,11 @@ def decision(memory: Memory, i: int, key: str, residual: float) -> dict[str, Any
 
 
 def select(
-    memory: Memory, new: list[Episode], *, config: Config | None = None, carry: dict[str, Any] | None = None
+    memory: Memory, new: list[Episode], *, config: Config | None = None, carry: Carry | None = None
 ) -> Any:
     ctx = fake_context(CYCLE, memory.clock(), embedder=memory.embedder, config=config)
     snap = FakeSnapshot(memory.store, CYCLE, memory.embedder.name, new)  # type: ignore[arg-type]
-    return PrioritizedReplay().run(snap, ctx, carry or {})
+    return PrioritizedReplay().run(snap, ctx, carry or Carry())
 
 
 def nrem(**changes: Any) -> Config:
@@ -58,7 +59,7 @@ def test_gain_follows_the_residual_and_need_the_context_frequency(memory: Memory
     assert big_common.need == 0.75 and big_rare.need == 0.25
     assert big_common.utility > big_rare.utility > 0 and zero.utility == 0
     out = select(memory, eps)
-    ids = [r["id"] for r in out.carry["replay"]]
+    ids = [r["id"] for r in out.carry.replay]
     assert ids[0] == eps[0].id and eps[2].id not in ids  # zero utility is never replayed
 
 
@@ -70,8 +71,9 @@ def test_conversation_gain_rises_with_importance_novelty_and_residue(memory: Mem
             {"ts": ts + 1, "text": "the deploy broke production and paged everyone"},
         ]
     )
-    out = select(memory, [plain, marked], carry={"residue": {"failures": [marked.id]}})
-    scores = {r["id"]: r for r in out.carry["replay"]}
+    residue = Residue(residuals=[], failures=[marked.id], charged=[])
+    out = select(memory, [plain, marked], carry=Carry(residue=residue))
+    scores = {r["id"]: r for r in out.carry.replay}
     assert scores[marked.id]["gain"] > scores[plain.id]["gain"]
 
 
@@ -83,19 +85,19 @@ def test_need_is_higher_for_a_recurring_context(memory: Memory) -> None:
         + [{"ts": ts + 99, "text": "my cat likes sardines"}]
     )
     out = select(memory, eps)
-    need = {r["id"]: r["need"] for r in out.carry["replay"]}
+    need = {r["id"]: r["need"] for r in out.carry.replay}
     assert need[eps[-1].id] == round(1 / (1 + NEED_NEIGHBOURS), 6)
     assert need[eps[0].id] >= 5 / (1 + NEED_NEIGHBOURS) - 1e-6
 
 
 def test_threshold_and_top_k_filter(memory: Memory) -> None:
     eps = memory.record_many([decision(memory, i, f"k{i % 3}", 0.1 * (i + 1)) for i in range(9)])
-    everything = select(memory, eps).carry["replay"]
+    everything = select(memory, eps).carry.replay
     assert len(everything) == 9
-    top = select(memory, eps, config=nrem(replay_top_k=4)).carry["replay"]
+    top = select(memory, eps, config=nrem(replay_top_k=4)).carry.replay
     assert len(top) == 4
     cut = sorted(r["utility"] for r in everything)[5]
-    kept = select(memory, eps, config=nrem(utility_threshold=cut)).carry["replay"]
+    kept = select(memory, eps, config=nrem(utility_threshold=cut)).carry.replay
     assert len(kept) == 4 and all(r["utility"] >= cut for r in kept)
 
 
@@ -112,10 +114,10 @@ def test_mmr_prefers_a_distinct_item_over_a_near_copy() -> None:
 
 def test_note_and_empty_input(memory: Memory) -> None:
     out = select(memory, [])
-    assert out.carry["replay"] == [] and out.writes.notes[0].kind == "replay_selection"
+    assert out.carry.replay == [] and out.writes.notes[0].kind == "replay_selection"
     (one,) = memory.record_many([{"ts": 1.0, "text": "hello"}])
     single = select(memory, [one])
-    assert [r["id"] for r in single.carry["replay"]] == [one.id]
+    assert [r["id"] for r in single.carry.replay] == [one.id]
     assert single.writes.notes[0].payload["selected"][0]["id"] == one.id
 
 
@@ -123,8 +125,8 @@ def test_budget_exhaustion_stops_selection(memory: Memory) -> None:
     eps = memory.record_many([decision(memory, i, "k", 0.1 * (i + 1)) for i in range(5)])
     ctx = fake_context(CYCLE, memory.clock(), embedder=memory.embedder, budget=FakeBudget(units=2))
     snap = FakeSnapshot(memory.store, CYCLE, memory.embedder.name, eps)  # type: ignore[arg-type]
-    out = PrioritizedReplay().run(snap, ctx, {})
-    assert len(out.carry["replay"]) == 2 and out.left == {"candidates": 3}
+    out = PrioritizedReplay().run(snap, ctx, Carry())
+    assert out.carry.replay is not None and len(out.carry.replay) == 2 and out.left == {"candidates": 3}
 
 
 @settings(max_examples=50, deadline=None)

@@ -8,7 +8,7 @@ import pytest
 
 from fakes import FakeSnapshot, apply_writes, begin_cycle, fake_context, table_dump
 from oneiro.dream.ops.rescoring import Rescoring, score_record
-from oneiro.dream.phase import PhaseName
+from oneiro.dream.phase import Carry, PhaseName
 from oneiro.errors import InvalidInput
 from oneiro.memory import Memory
 from oneiro.model import EntryStatus, Episode, Provenance
@@ -44,7 +44,7 @@ def raw(ts: float, text: str, score: dict[str, Any]) -> dict[str, Any]:
 def rescore(memory: Memory, registry: ScoringRegistry, new: list[Episode], cycle: str = CYCLE) -> Any:
     ctx = fake_context(cycle, memory.clock(), embedder=memory.embedder)
     snap = FakeSnapshot(memory.store, cycle, memory.embedder.name, new)  # type: ignore[arg-type]
-    return Rescoring(registry).run(snap, ctx, {}), ctx
+    return Rescoring(registry).run(snap, ctx, Carry()), ctx
 
 
 def registry(*versions: int) -> ScoringRegistry:

@@ -21,6 +21,7 @@ from oneiro.dream.ops.residuals import (
     robustness,
     t_statistic,
 )
+from oneiro.dream.phase import Carry
 from oneiro.memory import Memory
 from oneiro.model import EntryStatus, Episode, Provenance, Tier
 from oneiro.validation import ResidualBias, Verdict
@@ -50,7 +51,7 @@ def decisions(
 def run(memory: Memory, new: list[Episode], *, seed: int = 0, config: Config | None = None) -> Any:
     ctx = fake_context(CYCLE, memory.clock(), embedder=memory.embedder, seed=seed, config=config)
     snap = FakeSnapshot(memory.store, CYCLE, memory.embedder.name, new)  # type: ignore[arg-type]
-    return ResidualPatterns().run(snap, ctx, {})
+    return ResidualPatterns().run(snap, ctx, Carry())
 
 
 def noise(seed: int, n: int, sd: float = 0.1) -> list[float]:
@@ -175,7 +176,7 @@ def test_budget_exhaustion_reports_what_was_left(memory: Memory) -> None:
     eps = decisions(memory, "a", [0.4] * 6) + decisions(memory, "b", [0.4] * 6, start=1000)
     ctx = fake_context(CYCLE, memory.clock(), embedder=memory.embedder, budget=FakeBudget(units=0))
     snap = FakeSnapshot(memory.store, CYCLE, memory.embedder.name, eps)  # type: ignore[arg-type]
-    out = ResidualPatterns().run(snap, ctx, {})
+    out = ResidualPatterns().run(snap, ctx, Carry())
     assert out.writes.entries == [] and out.left == {"groups": 2}
 
 

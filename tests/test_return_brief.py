@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fakes import FakeSnapshot, apply_writes, begin_cycle, fake_context
 from oneiro.dream.ops.waking_brief import NO_THREATS, WakingBrief, compose
-from oneiro.dream.phase import PhaseName
+from oneiro.dream.phase import AdmissionSummary, Carry, PhaseName
 from oneiro.dream.phases import default_phases, integration, return_
 from oneiro.dream.writes import RevisionProposal, Writes
 from oneiro.memory import Memory
@@ -41,8 +41,10 @@ def test_brief_lists_changes_tests_waiting_revisions_and_says_no_threats_were_so
     proposal = RevisionProposal("add", "Ops", "Reconcile before close", "validated insight", evidence=(ep,))
     apply_writes(memory.store, Writes(revisions=[proposal]), ctx)  # type: ignore[arg-type]
     snap = FakeSnapshot(memory.store, CYCLE, memory.embedder.name)  # type: ignore[arg-type]
-    carry = {"admission": {"quarantined": [{"entry": "q1", "signatures": ["move-funds"]}], "rejected": []}}
-    brief = WakingBrief().run(snap, ctx, carry).carry["brief"]
+    quarantined = [{"entry": "q1", "signatures": ["move-funds"]}]
+    admission = AdmissionSummary(checked=1, quarantined=quarantined, rejected=[], corrected=[], superseded=[])
+    brief = WakingBrief().run(snap, ctx, Carry(admission=admission)).carry.brief
+    assert brief is not None
     assert brief["cycle_id"] == CYCLE and brief["changed"]["by_status"] == {"staged": 1}
     [item] = brief["to_test"]
     assert item["id"] == hyp.id and "context 'pool-eth'" in item["how"] and "above" in item["how"]
@@ -63,7 +65,7 @@ def test_brief_lists_changes_tests_waiting_revisions_and_says_no_threats_were_so
 def test_brief_is_json_ready_and_lists_threats_when_rem_reports_them() -> None:
     import json
 
-    brief = compose("c", 1.0, [], {"threats": ["liquidity drains in 2 blocks"]}, [], 0.3)
+    brief = compose("c", 1.0, [], Carry(threats=["liquidity drains in 2 blocks"]), [], 0.3)
     assert json.loads(json.dumps(brief)) == brief
     assert "- liquidity drains in 2 blocks" in brief["markdown"] and brief["threats_note"] is None
     assert "- nothing new to test" in brief["markdown"] and "- none" in brief["markdown"]

@@ -9,6 +9,7 @@ import pytest
 from conftest import FakeClock
 from fakes import FakeSnapshot, apply_writes, begin_cycle, fake_context
 from oneiro.dream.ops.revision_proposals import ProposeRevisions
+from oneiro.dream.phase import Carry
 from oneiro.dream.writes import RevisionProposal
 from oneiro.memory import Memory
 from oneiro.model import Entry, EntryStatus, Provenance, entry_id
@@ -95,7 +96,7 @@ def propose(memory: Memory) -> Any:
     begin_cycle(memory.store, CYCLE, memory.clock())  # type: ignore[arg-type]
     ctx = fake_context(CYCLE, memory.clock(), embedder=memory.embedder)
     snap = FakeSnapshot(memory.store, CYCLE, memory.embedder.name)  # type: ignore[arg-type]
-    outcome = ProposeRevisions().run(snap, ctx, {})
+    outcome = ProposeRevisions().run(snap, ctx, Carry())
     apply_writes(memory.store, outcome.writes, ctx)  # type: ignore[arg-type]
     return outcome
 

@@ -22,7 +22,9 @@ BoolArray = npt.NDArray[np.bool_]
 
 @dataclass(frozen=True)
 class Filter:
-    """Restrictions on what recall may return. ``None`` means no restriction."""
+    """Restrictions on what recall may return. ``None`` means no restriction. ``upto_rowid``
+    bounds the rows to those whose vectors' store rowid is at most it (what one read transaction
+    saw), whatever rows the shared index gained since."""
 
     sessions: frozenset[str] | None = None
     actors: frozenset[str] | None = None
@@ -30,6 +32,7 @@ class Filter:
     since: float | None = None
     until: float | None = None
     include_entries: bool = True
+    upto_rowid: int | None = None
 
     @property
     def empty(self) -> bool:
@@ -40,6 +43,7 @@ class Filter:
             and self.since is None
             and self.until is None
             and self.include_entries
+            and self.upto_rowid is None
         )
 
 
@@ -91,6 +95,7 @@ class NumpyIndex:
         self._session: npt.NDArray[Any] = np.zeros(0, dtype=np.int64)
         self._actor: npt.NDArray[Any] = np.zeros(0, dtype=np.int64)
         self._kind: npt.NDArray[Any] = np.zeros(0, dtype=np.int64)
+        self._rowid: npt.NDArray[Any] = np.zeros(0, dtype=np.int64)
         self._codes = {"session": _Codes(), "actor": _Codes(), "kind": _Codes()}
 
     def __len__(self) -> int:
@@ -119,6 +124,7 @@ class NumpyIndex:
         self._session = extend(self._session)
         self._actor = extend(self._actor)
         self._kind = extend(self._kind)
+        self._rowid = extend(self._rowid)
 
     def add(self, rows: VectorRows) -> None:
         if not rows.ids:
@@ -134,6 +140,7 @@ class NumpyIndex:
         self._session[start:end] = self._codes["session"].encode(rows.sessions)
         self._actor[start:end] = self._codes["actor"].encode(rows.actors)
         self._kind[start:end] = self._codes["kind"].encode(rows.kinds)
+        self._rowid[start:end] = rows.rowids
         for offset, item_id in enumerate(rows.ids):
             self._pos[item_id] = start + offset
         self.ids.extend(rows.ids)
@@ -170,6 +177,8 @@ class NumpyIndex:
             keep &= self._ts[:n] <= flt.until
         if not flt.include_entries:
             keep &= ~self._entry[:n]
+        if flt.upto_rowid is not None:
+            keep &= self._rowid[:n] <= flt.upto_rowid
         for item_id in hidden_entries:
             pos = self._pos.get(item_id)
             if pos is not None:
@@ -187,11 +196,23 @@ class NumpyIndex:
         scores = self._matrix[:rows] @ query.astype(np.float32, copy=False)
         if mask is not None:
             scores = np.where(mask[:rows], scores, -np.inf)
-        n = min(n, rows)
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        top = top[np.isfinite(scores[top])]
+        top = self._top(scores, min(n, rows))
         return [self.ids[i] for i in top], [float(scores[i]) for i in top]
+
+    def _top(self, scores: Matrix, n: int) -> list[int]:
+        """Positions of the ``n`` best finite scores, best first, equal scores in item-id order.
+
+        Ties are broken by id, not by position, so that the same items give the same answer in
+        any index, whatever else it holds and in what order rows were added: a cycle resumed in
+        another process (whose index was loaded in another order) finds the same neighbours."""
+        cand = np.argpartition(-scores, n - 1)[:n]
+        kth = scores[cand].min()
+        if np.isfinite(kth) and np.count_nonzero(scores == kth) > np.count_nonzero(scores[cand] == kth):
+            above = np.flatnonzero(scores > kth)
+            tied = sorted(np.flatnonzero(scores == kth).tolist(), key=lambda i: self.ids[i])
+            cand = np.concatenate([above, np.asarray(tied[: n - len(above)], dtype=np.int64)])
+        best = sorted(cand.tolist(), key=lambda i: (-float(scores[i]), self.ids[i]))
+        return [i for i in best if np.isfinite(scores[i])]
 
     def search_many(
         self, queries: Matrix, n: int, mask: BoolArray | None = None
@@ -208,11 +229,9 @@ class NumpyIndex:
             scores = queries[start : start + SEARCH_BLOCK].astype(np.float32, copy=False) @ matrix.T
             if mask is not None:
                 scores[:, ~mask[:rows]] = -np.inf
-            top = np.argpartition(-scores, n - 1, axis=1)[:, :n]
-            for row, cand in enumerate(top):
-                cand = cand[np.argsort(-scores[row, cand], kind="stable")]
-                cand = cand[np.isfinite(scores[row, cand])]
-                out.append(([self.ids[i] for i in cand], [float(scores[row, i]) for i in cand]))
+            for row in range(scores.shape[0]):
+                top = self._top(scores[row], n)
+                out.append(([self.ids[i] for i in top], [float(scores[row, i]) for i in top]))
         return out
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from oneiro.dream.phase import Context, Operation, Outcome, Snapshot
+from oneiro.dream.phase import Carry, Context, Operation, Outcome, Snapshot
 from oneiro.dream.writes import Note, Writes
 from oneiro.model import Episode
 
@@ -61,7 +61,7 @@ class Skipped:
 
 
 def run_guarded(
-    op: Operation, snapshot_for: SnapshotFor, episodes: Sequence[Episode], ctx: Context, carry: dict[str, Any]
+    op: Operation, snapshot_for: SnapshotFor, episodes: Sequence[Episode], ctx: Context, carry: Carry
 ) -> tuple[Outcome, list[Skipped]]:
     """Run ``op`` over ``episodes`` (the snapshot's new episodes), leaving out each episode it
     cannot process. The outcome carries an ``episode_skipped`` note per episode left out."""
@@ -81,8 +81,8 @@ def run_guarded(
         return outcome, skipped
 
 
-def _attempt(op: Operation, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
-    outcome = op.run(snap, ctx, dict(carry))
+def _attempt(op: Operation, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
+    outcome = op.run(snap, ctx, carry)
     check_outcome(outcome)
     return outcome
 
@@ -92,7 +92,7 @@ def _culprit(
     snapshot_for: SnapshotFor,
     episodes: Sequence[Episode],
     ctx: Context,
-    carry: dict[str, Any],
+    carry: Carry,
     state: Mapping[str, Any],
     first: Exception,
 ) -> tuple[Episode, Exception]:
@@ -122,7 +122,9 @@ def _culprit(
 def check_outcome(outcome: Outcome) -> None:
     """Raise :class:`UnfitWrite` unless every proposed value can be stored and journaled."""
     _check_writes(outcome.writes)
-    _json(outcome.carry, "carry")
+    if not isinstance(outcome.carry, Carry):
+        raise UnfitWrite(f"carry must be a Carry, got {type(outcome.carry).__name__}")
+    _json(outcome.carry.to_json(), "carry")
     for name in ("did", "left"):
         for key, value in getattr(outcome, name).items():
             if isinstance(value, bool) or not isinstance(value, int):

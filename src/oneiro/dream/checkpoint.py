@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from oneiro.dream.phase import PHASE_ORDER, PhaseName
+from oneiro.dream.phase import PHASE_ORDER, BacklogSummary, Carry, PhaseName
 from oneiro.dream.report import PhaseReport
 
 #: New episodes a chunked phase consolidates per chunk. Each chunk is applied and checkpointed on
@@ -45,11 +45,11 @@ def left(checkpoint: dict[str, Any]) -> int:
 
 def backlog_summary(
     checkpoint: dict[str, Any], intake: int, reports: Sequence[PhaseReport]
-) -> dict[str, Any]:
+) -> BacklogSummary:
     """What the brief says about the backlog: the intake, what was consolidated, what is left."""
     through = int(checkpoint.get("through", intake))
     ran_out = bool(checkpoint.get("ran_out")) or any(ran_out_of_budget(r) for r in reports)
-    return {"intake": intake, "consolidated": through, "left": intake - through, "ran_out": ran_out}
+    return BacklogSummary(intake=intake, consolidated=through, left=intake - through, ran_out=ran_out)
 
 
 def next_chunk_size(size: int, finished: int, chunks: int) -> int:
@@ -69,19 +69,9 @@ def ran_out_of_budget(report: PhaseReport) -> bool:
     return any(value for value in report.left.values())
 
 
-def merge_carry(carry: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
-    """``carry`` updated with ``more``; lists and mappings both hold are joined, not replaced, so
-    that what successive chunks of one phase carry adds up."""
-    out = dict(carry)
-    for key, value in more.items():
-        old = out.get(key)
-        if isinstance(old, list) and isinstance(value, list):
-            out[key] = [*old, *value]
-        elif isinstance(old, dict) and isinstance(value, dict):
-            out[key] = {**old, **value}
-        else:
-            out[key] = value
-    return out
+def carry_of(checkpoint: dict[str, Any]) -> Carry:
+    """What the checkpoint says earlier phases carried."""
+    return Carry.from_json(checkpoint.get("carry"))
 
 
 def phase_payload(report: PhaseReport) -> dict[str, Any]:

@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -40,9 +41,9 @@ from oneiro.dream import backlog
 from oneiro.dream import checkpoint as checkpoints
 from oneiro.dream.boundary import MESSAGE_LIMIT, Skipped, run_guarded
 from oneiro.dream.budget import CycleBudget, PhaseBudget, phase_split
-from oneiro.dream.phase import PHASE_ORDER, Context, Operation, Outcome, PhaseName, Snapshot
+from oneiro.dream.phase import PHASE_ORDER, Carry, Context, Operation, Outcome, PhaseName, Snapshot
 from oneiro.dream.report import CycleReport, PhaseReport
-from oneiro.dream.snapshot import StoreSnapshot
+from oneiro.dream.snapshot import ReadView, StoreSnapshot, reading
 from oneiro.dream.writes import Note, Writes
 from oneiro.errors import CycleRunning, CycleStateError, UnknownCycle
 from oneiro.events import EventBus
@@ -65,7 +66,12 @@ _ACTIVE_LOCK = threading.Lock()
 
 
 class Woken(Exception):
-    """Raised inside the orchestrator when a wake-up arrives; never escapes it."""
+    """Raised inside the orchestrator when a wake-up arrives; never escapes it. It carries what
+    the journal records, written once the phase's read transaction has ended."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(payload)
+        self.payload = payload
 
 
 class _Checked:
@@ -75,7 +81,7 @@ class _Checked:
     def __init__(self, op: Operation) -> None:
         self.op, self.name, self.tier = op, op.name, op.tier
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         outcome = self.op.run(snap, ctx, carry)
         if not isinstance(outcome, Outcome):
             raise TypeError(f"run() returned {type(outcome).__name__}, not an Outcome")
@@ -214,7 +220,8 @@ class DreamEngine:
                     self._run_phases(row, report)
                 finally:
                     self.bus.publish("mode_change", mode="awake", cycle_id=row.id)
-        except Woken:
+        except Woken as woken:
+            self._finish(row.id, "interrupted", woken.payload)
             report.status = "interrupted"
         except KeyboardInterrupt:
             # Ctrl-C in a library caller: the unfinished phase never committed, so the cycle is
@@ -247,17 +254,18 @@ class DreamEngine:
         report = CycleReport(
             cycle_id, "planned", "dry-run", budget.to_dict(), new_episodes=len(new), dry_run=True
         )
-        carry: dict[str, Any] = {}
+        carry = Carry()
         split = phase_split(budget.vitality)
         checkpoint = {"to_rowid": to_rowid}
         for index, phase in enumerate(PHASE_ORDER):
-            snap = self._snapshot(cycle_id, new, checkpoint)
             phase_budget = self._phase_budget(split[phase] * budget.wall_seconds, split[phase], budget)
             seed = _seed(cycle_id, phase.value)
-            outcome, phase_report = self._run_operations(
-                phase, snap, carry, phase_budget, cycle_id, index, seed, budget.tier
-            )
-            carry = checkpoints.merge_carry(carry, outcome.carry)
+            with reading(self.store, to_rowid) as view:
+                snap = self._snapshot(cycle_id, new, checkpoint, view)
+                outcome, phase_report = self._run_operations(
+                    phase, snap, carry, phase_budget, cycle_id, index, seed, budget.tier
+                )
+            carry = carry.joined(outcome.carry)
             report.phases.append(phase_report)
         return report
 
@@ -374,7 +382,7 @@ class DreamEngine:
     def _run_phases(self, row: CycleRow, report: CycleReport) -> None:
         checkpoint = dict(row.checkpoint)
         done: list[str] = list(checkpoint.get("done", []))
-        carry: dict[str, Any] = dict(checkpoint.get("carry", {}))
+        carry = checkpoints.carry_of(checkpoint)
         budget = CycleBudget.from_dict(row.budget)
         split = phase_split(budget.vitality)
         rowids, new = backlog.load(self.store, checkpoints.intake_of(checkpoint))
@@ -394,27 +402,36 @@ class DreamEngine:
                     row.id, index, phase, (rowids, new), carry, phase_budget, checkpoint, budget.tier
                 )
                 outcome, phase_report, checkpoint = run
-                carry = dict(checkpoint.get("carry", carry))
+                carry = checkpoints.carry_of(checkpoint)
             else:
                 through = checkpoints.through(checkpoint, phase, len(new))
                 if phase == PHASE_ORDER[-1]:
-                    carry["backlog"] = checkpoints.backlog_summary(checkpoint, len(new), report.phases)
-                snap = self._snapshot(row.id, new[:through], checkpoint)
-                outcome, phase_report = self._run_operations(
-                    phase, snap, carry, phase_budget, row.id, index, _seed(row.id, phase.value), budget.tier
-                )
+                    backlog_now = checkpoints.backlog_summary(checkpoint, len(new), report.phases)
+                    carry = replace(carry, backlog=backlog_now)
+                with reading(self.store, int(checkpoint.get("to_rowid", 0))) as view:
+                    snap = self._snapshot(row.id, new[:through], checkpoint, view)
+                    outcome, phase_report = self._run_operations(
+                        phase,
+                        snap,
+                        carry,
+                        phase_budget,
+                        row.id,
+                        index,
+                        _seed(row.id, phase.value),
+                        budget.tier,
+                    )
             carried_seconds = max(0.0, seconds - phase_report.seconds)
-            carry = checkpoints.merge_carry(carry, outcome.carry)
+            carry = carry.joined(outcome.carry)
             done.append(phase.value)
             ran_out = bool(checkpoint.get("ran_out")) or checkpoints.ran_out_of_budget(phase_report)
-            checkpoint = {**checkpoint, "done": done, "carry": carry, "ran_out": ran_out}
+            checkpoint = {**checkpoint, "done": done, "carry": carry.to_json(), "ran_out": ran_out}
             last = phase == PHASE_ORDER[-1]
             status = self._status(checkpoint, len(new)) if last else None
-            brief = outcome.carry.get("brief") if last else None
+            brief = outcome.carry.brief if last else None
             record = ("phase", checkpoints.phase_payload(phase_report))
             self._apply(row.id, phase, outcome.writes, record, checkpoint, status, brief)
             if last:
-                report.brief = outcome.carry.get("brief")
+                report.brief = outcome.carry.brief
                 report.status = status or "completed"
                 report.left_episodes = len(new) - checkpoints.through(checkpoint, phase, len(new))
             report.phases.append(phase_report)
@@ -429,9 +446,13 @@ class DreamEngine:
     def _phase_budget(self, seconds: float, share: float, budget: CycleBudget) -> PhaseBudget:
         return PhaseBudget(seconds, int(share * budget.tokens), limit_tokens=budget.tokens > 0)
 
-    def _snapshot(self, cycle_id: str, new: Sequence[Episode], checkpoint: dict[str, Any]) -> StoreSnapshot:
+    def _snapshot(
+        self, cycle_id: str, new: Sequence[Episode], checkpoint: dict[str, Any], view: ReadView
+    ) -> StoreSnapshot:
+        """The view of a phase (or chunk) inside its read transaction ``view``, bounded by the
+        cycle's high-water mark (:mod:`oneiro.dream.snapshot`)."""
         upto = int(checkpoint.get("to_rowid", 0))
-        return StoreSnapshot(self.store, cycle_id, new, upto, self.embedder.name, self.index)
+        return StoreSnapshot(self.store, cycle_id, new, upto, self.embedder.name, self.index, view)
 
     def _run_chunked(
         self,
@@ -439,7 +460,7 @@ class DreamEngine:
         index: int,
         phase: PhaseName,
         intake: tuple[Sequence[int], Sequence[Episode]],
-        carry: dict[str, Any],
+        carry: Carry,
         phase_budget: PhaseBudget,
         checkpoint: dict[str, Any],
         tier: Tier,
@@ -468,21 +489,27 @@ class DreamEngine:
             self._progress(
                 cycle_id, index, phase, "chunk", chunk=n + 1, chunks=len(starts), episodes=end, total=len(new)
             )
-            snap = self._snapshot(cycle_id, new[start:end], checkpoint)
             seed = _seed(cycle_id, phase.value if start == 0 else f"{phase.value}:{start}")
-            outcome, part = self._run_operations(
-                phase, snap, carry, phase_budget, cycle_id, index, seed, tier
-            )
+            with reading(self.store, int(checkpoint.get("to_rowid", 0))) as view:
+                snap = self._snapshot(cycle_id, new[start:end], checkpoint, view)
+                outcome, part = self._run_operations(
+                    phase, snap, carry, phase_budget, cycle_id, index, seed, tier
+                )
             if checkpoints.ran_out_of_budget(part):
                 why = f"{part.note}; " if part.note else ""
                 report.note = f"{why}budget ran out inside chunk {n + 1} of {len(starts)}: it was discarded"
                 report.left.update(part.left)
                 break
             finished += 1
-            through, carry = end, checkpoints.merge_carry(carry, outcome.carry)
+            through, carry = end, carry.joined(outcome.carry)
             span = [[rowids[start], rowids[end - 1]]] if end > start else []
             consolidated = backlog.merge([*checkpoint.get("consolidated", []), *span])
-            checkpoint = {**checkpoint, "through": through, "consolidated": consolidated, "carry": carry}
+            checkpoint = {
+                **checkpoint,
+                "through": through,
+                "consolidated": consolidated,
+                "carry": carry.to_json(),
+            }
             payload = {"chunk": n + 1, "episodes": [start, end], **checkpoints.phase_payload(part)}
             self._apply(cycle_id, phase, outcome.writes, ("phase_chunk", payload), checkpoint, None)
             checkpoints.accumulate(report, part)
@@ -509,14 +536,14 @@ class DreamEngine:
         )
 
     def _interrupt(self, cycle_id: str, phase: PhaseName, why: str) -> None:
-        self._finish(cycle_id, "interrupted", {"at_phase": phase.value, "why": why})
-        raise Woken()
+        """Stop here; :meth:`run` records the interruption (outside any read transaction)."""
+        raise Woken({"at_phase": phase.value, "why": why})
 
     def _run_operations(
         self,
         phase: PhaseName,
         snap: StoreSnapshot,
-        carry: dict[str, Any],
+        carry: Carry,
         phase_budget: PhaseBudget,
         cycle_id: str,
         index: int,
@@ -539,7 +566,7 @@ class DreamEngine:
             tier,
             scorers=self.scorers,
         )
-        total = Outcome(carry={})
+        total = Outcome()
         report = PhaseReport(phase.value, [op.name for op in operations])
         if not operations:
             report.note = (
@@ -555,9 +582,9 @@ class DreamEngine:
             self._progress(
                 cycle_id, index, phase, "operation", operation=op.name, op_step=i + 1, ops=len(operations)
             )
-            outcome, skipped = self._run_one(op, phase, snap, ctx, {**carry, **total.carry})
+            outcome, skipped = self._run_one(op, phase, snap, ctx, carry.overridden(total.carry))
             total.writes.extend(outcome.writes)
-            total.carry.update(outcome.carry)
+            total.carry = total.carry.overridden(outcome.carry)
             if skipped:
                 report.did[f"{op.name}.skipped_bad_episodes"] = len(skipped)
             for key, value in outcome.did.items():
@@ -569,7 +596,7 @@ class DreamEngine:
         return total, report
 
     def _run_one(
-        self, op: Operation, phase: PhaseName, snap: StoreSnapshot, ctx: Context, carry: dict[str, Any]
+        self, op: Operation, phase: PhaseName, snap: StoreSnapshot, ctx: Context, carry: Carry
     ) -> tuple[Outcome, list[Skipped]]:
         """Run one operation behind the boundary. An operation that fails on no episode in
         particular (it raises on every input, or returns something other than an Outcome) is a

@@ -10,16 +10,17 @@ nothing, so that operations registered later plug in without touching the cycle.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 import numpy as np
 
 from oneiro.backends.embedder import Embedder
 from oneiro.config import Config
 from oneiro.dream.writes import Writes
+from oneiro.errors import CycleStateError
 from oneiro.model import Entry, Episode, Tier
 from oneiro.scoring import ScoringRegistry
 from oneiro.store.query import EntryQuery
@@ -35,6 +36,153 @@ class PhaseName(StrEnum):
 
 
 PHASE_ORDER: tuple[PhaseName, ...] = tuple(PhaseName)
+
+
+#: A JSON object (what a checkpoint can hold) for carried data whose shape its producer owns.
+JsonObject = dict[str, Any]
+#: One of REM's findings (a threat, a prediction, a counterfactual return): a sentence, or a JSON
+#: object when it has more to say than a sentence.
+Finding = str | JsonObject
+
+
+class ReplayPick(TypedDict):
+    """One episode prioritized replay chose, with its utility (gain x need)."""
+
+    id: str
+    kind: str
+    utility: float
+    gain: float
+    need: float
+
+
+class Residue(TypedDict):
+    """ONSET's residue: the new episodes that surprised (largest residuals), failed or were charged."""
+
+    residuals: list[str]
+    failures: list[str]
+    charged: list[str]
+
+
+class Trajectory(TypedDict):
+    """One session's decisions as replayed forward, with the credit reverse replay gave each step."""
+
+    session: str
+    ids: list[str]
+    actions: list[Any]
+    residuals: list[float]
+    running: list[float]
+    credit: list[float]
+
+
+class ScorerMark(TypedDict):
+    """Re-scoring's place in one scorer's history: rowids after ``after`` are still to re-score."""
+
+    version: int
+    after: int
+
+
+class AdmissionSummary(TypedDict):
+    """What admission judged: how many entries it checked; those it quarantined (with the
+    signatures found), rejected (with why), corrected (ids) and found superseded."""
+
+    checked: int
+    quarantined: list[JsonObject]
+    rejected: list[dict[str, str]]
+    corrected: list[str]
+    superseded: list[dict[str, str]]
+
+
+class RevisionSummary(TypedDict):
+    """One playbook revision INTEGRATION proposed."""
+
+    op: str
+    item: str | None
+    section: str | None
+    text: str | None
+    reason: str
+
+
+class BacklogSummary(TypedDict):
+    """What the cycle set out to consolidate, what it consolidated and what it left."""
+
+    intake: int
+    consolidated: int
+    left: int
+    ran_out: bool
+
+
+@dataclass(frozen=True)
+class Carry:
+    """What one phase hands the next. Every field is optional: ``None`` means no operation has
+    produced it (which a reader tells apart from an empty result, e.g. "no replay selection ran"
+    from "replay selected nothing"). Values are JSON-ready so that a checkpoint can hold them
+    (:meth:`to_json`, :meth:`from_json`).
+
+    Fields: ``residue`` (ONSET), ``replay`` (the selection), ``trajectories`` (forward replay),
+    ``keys_entries`` (episode id -> its keys entry), ``rescoring_cursor`` (scorer -> mark),
+    ``threats``, ``predictions`` and ``counterfactuals`` (REM's), ``admission`` and ``revisions``
+    (INTEGRATION's), ``backlog`` (the cycle's, for the brief) and ``brief`` (RETURN's)."""
+
+    residue: Residue | None = None
+    replay: list[ReplayPick] | None = None
+    trajectories: list[Trajectory] | None = None
+    keys_entries: dict[str, str] | None = None
+    rescoring_cursor: dict[str, ScorerMark] | None = None
+    threats: list[Finding] | None = None
+    predictions: list[Finding] | None = None
+    counterfactuals: list[Finding] | None = None
+    admission: AdmissionSummary | None = None
+    revisions: list[RevisionSummary] | None = None
+    backlog: BacklogSummary | None = None
+    brief: JsonObject | None = None
+
+    def overridden(self, more: Carry) -> Carry:
+        """This carry with every field ``more`` sets replacing ours (what later operations of one
+        phase see of earlier ones)."""
+        return replace(self, **{f.name: v for f in fields(more) if (v := getattr(more, f.name)) is not None})
+
+    def joined(self, more: Carry) -> Carry:
+        """This carry updated with ``more``; lists and mappings both hold are joined, not replaced,
+        so that what successive chunks of one phase carry adds up."""
+        changes: dict[str, Any] = {}
+        for f in fields(more):
+            value, old = getattr(more, f.name), getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(old, list) and isinstance(value, list):
+                changes[f.name] = [*old, *value]
+            elif isinstance(old, dict) and isinstance(value, dict):
+                changes[f.name] = {**old, **value}  # shallow: a key both hold takes ``more``'s
+            else:
+                changes[f.name] = value
+        return replace(self, **changes)
+
+    def to_json(self) -> JsonObject:
+        """The fields that are set, as a JSON object (the checkpoint's ``carry``)."""
+        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Carry:
+        """The carry a checkpoint holds. Keys this version does not know are left out (a newer
+        version's carry stays readable); a known key holding the wrong kind of value is refused."""
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping):
+            raise CycleStateError(f"checkpoint carry must be a JSON object, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known and v is not None}
+        for key, value in values.items():
+            want = dict if key in _OBJECTS else list
+            if not isinstance(value, want):
+                raise CycleStateError(
+                    f"checkpoint carry[{key!r}] must be a JSON {'object' if want is dict else 'array'}, "
+                    f"got {type(value).__name__}"
+                )
+        return cls(**values)
+
+
+#: Carry fields that are JSON objects (the rest are arrays).
+_OBJECTS = frozenset({"residue", "keys_entries", "rescoring_cursor", "admission", "backlog", "brief"})
 
 
 class Snapshot(Protocol):
@@ -88,11 +236,11 @@ class Context:
 
 @dataclass
 class Outcome:
-    """What one operation returns: proposed writes, data for later phases (JSON-ready, so that a
-    checkpoint can hold it), a count of what it did and what it left undone."""
+    """What one operation returns: proposed writes, data for later phases (a :class:`Carry`), a
+    count of what it did and what it left undone."""
 
     writes: Writes = field(default_factory=Writes)
-    carry: dict[str, Any] = field(default_factory=dict)
+    carry: Carry = field(default_factory=Carry)
     did: dict[str, int] = field(default_factory=dict)
     left: dict[str, int] = field(default_factory=dict)
 
@@ -103,4 +251,4 @@ class Operation(Protocol):
     name: str
     tier: Tier
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome: ...
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome: ...

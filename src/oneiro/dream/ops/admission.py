@@ -24,7 +24,7 @@ from typing import Any
 
 from oneiro.config import LifecycleConfig
 from oneiro.dream.ops.poisoning import signatures
-from oneiro.dream.phase import Context, Outcome, Snapshot
+from oneiro.dream.phase import AdmissionSummary, Carry, Context, Outcome, Snapshot
 from oneiro.dream.writes import EntryUpdate, Note, Writes
 from oneiro.model import Entry, EntryStatus, Provenance, Tier
 from oneiro.store.query import EntryQuery
@@ -56,7 +56,7 @@ class Admission:
     tier = Tier.T0
     essential = True
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         mine = snap.entries_matching(EntryQuery(cycle=ctx.cycle_id))
         awake = self._awake_sources(snap, mine)
         known = self._known_ids(snap, mine)
@@ -69,7 +69,7 @@ class Admission:
         dup_updates = _duplicates(snap, ctx, [e for e in mine if e.id not in report.rejected_ids], report)
         writes.updates.extend(dup_updates)
         writes.notes.append(Note("admission", report.as_dict()))
-        return Outcome(writes, carry={"admission": report.as_dict()}, did=report.counts())
+        return Outcome(writes, carry=Carry(admission=report.summary()), did=report.counts())
 
     def _awake_sources(self, snap: Snapshot, mine: Sequence[Entry]) -> set[str]:
         """Sources that are awake episodes: only these ground an extractive entry (an entry
@@ -107,6 +107,15 @@ class _Report:
             "corrected": self.corrected,
             "superseded": self.superseded,
         }
+
+    def summary(self) -> AdmissionSummary:
+        return AdmissionSummary(
+            checked=self.checked,
+            quarantined=self.quarantined,
+            rejected=self.rejected,
+            corrected=self.corrected,
+            superseded=self.superseded,
+        )
 
     def counts(self) -> dict[str, int]:
         return {

@@ -27,11 +27,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from oneiro.dream.ops.replay import action_of, is_decision
 from oneiro.dream.ops.revision_proposals import PlaybookView
-from oneiro.dream.phase import Context, Outcome, Snapshot
+from oneiro.dream.phase import Carry, Context, Outcome, Snapshot, Trajectory
 from oneiro.dream.writes import ItemCredit, Note, Writes
 from oneiro.model import Episode, Tier
 
@@ -55,12 +54,12 @@ class Tally:
     evidence: list[str] = field(default_factory=list)
 
 
-def replayed_decisions(snap: Snapshot, carry: Mapping[str, Any]) -> list[Episode]:
+def replayed_decisions(snap: Snapshot, carry: Carry) -> list[Episode]:
     """The decisions selection chose (kind ``decision``), else every new decision."""
     new = {e.id: e for e in snap.new_episodes}
-    if "replay" not in carry:
+    if carry.replay is None:
         return [e for e in new.values() if is_decision(e)]
-    ids = [r["id"] for r in carry["replay"] if r.get("kind") == "decision"]
+    ids = [r["id"] for r in carry.replay if r.get("kind") == "decision"]
     return [new[i] for i in ids if i in new and is_decision(new[i])]
 
 
@@ -103,15 +102,15 @@ class BidirectionalReplay:
     name = "chains"
     tier = Tier.T0
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         decisions = replayed_decisions(snap, carry)
         if not decisions:
             note = Note("replay_chains", {"trajectories": 0, "skipped": "no replayed decision episodes"})
-            return Outcome(Writes(notes=[note]), carry={"trajectories": []}, did={"trajectories": 0})
+            return Outcome(Writes(notes=[note]), carry=Carry(trajectories=[]), did={"trajectories": 0})
         sources = {d.id for d in decisions}
         scale = max(abs(d.residual or 0.0) for d in decisions)
         tallies: dict[str, Tally] = defaultdict(Tally)
-        forward: list[dict[str, Any]] = []
+        forward: list[Trajectory] = []
         malformed: list[str] = []
         paths = trajectories(snap, decisions)
         for n, path in enumerate(paths):
@@ -143,7 +142,7 @@ class BidirectionalReplay:
     def _finish(
         snap: Snapshot,
         tallies: Mapping[str, Tally],
-        forward: list[dict[str, Any]],
+        forward: list[Trajectory],
         malformed: list[str],
         *,
         left: int = 0,
@@ -164,24 +163,24 @@ class BidirectionalReplay:
         }
         return Outcome(
             Writes(credits=credits, notes=[Note("replay_chains", payload)]),
-            carry={"trajectories": forward},
+            carry=Carry(trajectories=forward),
             did={"trajectories": len(forward), "credited_items": len(credits)},
             left={"trajectories": left} if left else {},
         )
 
 
-def _forward(path: Sequence[Episode], credit: Sequence[float]) -> dict[str, Any]:
+def _forward(path: Sequence[Episode], credit: Sequence[float]) -> Trajectory:
     """One trajectory as replayed forward: what was done, how far off each prediction was, the
     running residual, and the credit reverse replay gave each step."""
     running, total = [], 0.0
     for ep in path:
         total += ep.residual or 0.0
         running.append(round(total, 6))
-    return {
-        "session": path[0].session,
-        "ids": [e.id for e in path],
-        "actions": [action_of(e) for e in path],
-        "residuals": [round(e.residual or 0.0, 6) for e in path],
-        "running": running,
-        "credit": [round(c, 6) for c in credit],
-    }
+    return Trajectory(
+        session=path[0].session,
+        ids=[e.id for e in path],
+        actions=[action_of(e) for e in path],
+        residuals=[round(e.residual or 0.0, 6) for e in path],
+        running=running,
+        credit=[round(c, 6) for c in credit],
+    )

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from oneiro.dream.ops.extractive import extractive_entry
 from oneiro.dream.ops.replay import action_of, decision_key, is_decision
-from oneiro.dream.phase import Context, Outcome, Snapshot
+from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
 from oneiro.dream.writes import Note, Writes
 from oneiro.model import Entry, Episode, Tier
 
@@ -78,7 +77,7 @@ class CompressedReplay:
     name = "compressed_replay"
     tier = Tier.T0
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         groups, skipped = clusters(snap.new_episodes)
         writes = Writes()
         small = 0

@@ -8,10 +8,9 @@ sees it too), and its only source is the turn itself: a hit on the window counts
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
 from oneiro.dream.ops.extractive import day_label, extractive_entry
-from oneiro.dream.phase import Context, Outcome, Snapshot
+from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
 from oneiro.dream.writes import Writes
 from oneiro.model import Episode, Tier
 
@@ -33,7 +32,7 @@ class ContextualEmbedding:
     name = "context"
     tier = Tier.T0
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         new = list(snap.new_episodes)
         if not new:
             return Outcome()

@@ -19,7 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from oneiro.dream.ops.extractive import calendar_time, day_label, extractive_entry
 from oneiro.dream.ops.perspective import third_person
 from oneiro.dream.ops.temporal import normalise
-from oneiro.dream.phase import Context, Outcome, Snapshot
+from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
 from oneiro.dream.writes import Writes
 from oneiro.model import Episode, Tier
 
@@ -86,7 +86,7 @@ class KeyExpansion:
     name = "keys"
     tier = Tier.T0
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         new = [e for e in snap.new_episodes if e.text.strip()]
         writes = Writes()
         speakers = sorted({e.actor for e in new if e.actor})
@@ -98,14 +98,14 @@ class KeyExpansion:
                 made = {e.sources[0]: e.id for e in writes.entries}
                 return Outcome(
                     writes,
-                    carry={"keys_entries": made},
+                    carry=Carry(keys_entries=made),
                     did={"episodes": i, "dated": dated},
                     left={"episodes": len(new) - i},
                 )
             writes.entries.append(self._entry(ctx, ep, speakers, kw[i], to_whom.get(ep.id)))
             dated += 1 if writes.entries[-1].data.get("dates") else 0
         made = {e.sources[0]: e.id for e in writes.entries}
-        return Outcome(writes, carry={"keys_entries": made}, did={"episodes": len(new), "dated": dated})
+        return Outcome(writes, carry=Carry(keys_entries=made), did={"episodes": len(new), "dated": dated})
 
     def _entry(
         self, ctx: Context, ep: Episode, speakers: Sequence[str], kw: Sequence[str], addressee: str | None

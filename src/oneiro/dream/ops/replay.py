@@ -33,12 +33,11 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
-from oneiro.dream.phase import Budget, Context, Outcome, Snapshot
+from oneiro.dream.phase import Budget, Carry, Context, Outcome, ReplayPick, Snapshot
 from oneiro.dream.writes import Note, Writes
 from oneiro.model import Episode, Tier
 from oneiro.validation import context_key
@@ -93,13 +92,21 @@ class Scored:
     gain: float
     need: float
 
-    def as_dict(self) -> dict[str, Any]:
-        return {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(self).items()}
+    def as_dict(self) -> ReplayPick:
+        return ReplayPick(
+            id=self.id,
+            kind=self.kind,
+            utility=round(self.utility, 6),
+            gain=round(self.gain, 6),
+            need=round(self.need, 6),
+        )
 
 
-def residue_ids(carry: Mapping[str, Any]) -> set[str]:
-    residue = carry.get("residue") or {}
-    return {i for key in ("residuals", "failures", "charged") for i in residue.get(key, [])}
+def residue_ids(carry: Carry) -> set[str]:
+    residue = carry.residue
+    if residue is None:
+        return set()
+    return {*residue.get("residuals", []), *residue.get("failures", []), *residue.get("charged", [])}
 
 
 def decision_scores(decisions: Sequence[Episode]) -> list[Scored]:
@@ -123,12 +130,12 @@ class PrioritizedReplay:
     name = "replay"
     tier = Tier.T0
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         decisions = [e for e in snap.new_episodes if is_decision(e)]
         chats = [e for e in snap.new_episodes if not is_decision(e) and e.text.strip()]
         if not decisions and not chats:
             note = Note("replay_selection", {"selected": [], "skipped": "no new episodes to replay"})
-            return Outcome(Writes(notes=[note]), carry={"replay": []}, did={"selected": 0})
+            return Outcome(Writes(notes=[note]), carry=Carry(replay=[]), did={"selected": 0})
         vectors = snap.vectors([e.id for e in (*decisions, *chats)])
         scored = decision_scores(decisions) + self._conversation(snap, ctx, chats, vectors, carry)
         threshold = ctx.config.nrem.utility_threshold
@@ -143,7 +150,7 @@ class PrioritizedReplay:
         }
         return Outcome(
             Writes(notes=[Note("replay_selection", payload)]),
-            carry={"replay": selection},
+            carry=Carry(replay=selection),
             did={"scored": len(scored), "selected": len(selection)},
             left={"candidates": left} if left else {},
         )
@@ -154,7 +161,7 @@ class PrioritizedReplay:
         ctx: Context,
         chats: Sequence[Episode],
         vectors: Mapping[str, np.ndarray],
-        carry: Mapping[str, Any],
+        carry: Carry,
     ) -> list[Scored]:
         if not chats:
             return []

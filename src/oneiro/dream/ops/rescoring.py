@@ -18,7 +18,7 @@ Which episodes: this cycle's new ones, plus, when the snapshot can list them (:c
 the stored episodes scored by an older version than the current one, which is what makes re-scoring
 useful once the scorer changes after the episodes were consolidated. That history is read
 :data:`BACKLOG_PER_SCORER` at a time in rowid order; the place reached is carried
-(``carry["rescoring_cursor"]``, per scorer and version) and picked up by the next chunk and the next
+(``Carry.rescoring_cursor``, per scorer and version) and picked up by the next chunk and the next
 cycle, so a long history is spread over cycles and never re-read. An episode already re-scored to
 the current version by an earlier cycle is skipped, so the operation is idempotent across cycles.
 Malformed score records, unknown scorers and scorers that fail or return a non-finite value on the
@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from oneiro.dream.ops.extractive import extractive_entry
-from oneiro.dream.phase import Context, Outcome, Snapshot
+from oneiro.dream.phase import Carry, Context, Outcome, ScorerMark, Snapshot
 from oneiro.dream.writes import Note, Writes
 from oneiro.model import Entry, Episode, Tier
 from oneiro.scoring import Scorer, ScoringRegistry
@@ -45,7 +45,6 @@ BACKLOG_PER_SCORER = 1_000
 
 #: Two values closer than this (relative) are the same score: floating-point noise is no change.
 UNCHANGED_REL_TOL = 1e-12
-CURSOR = "rescoring_cursor"
 
 
 @runtime_checkable
@@ -57,7 +56,7 @@ class ScoredView(Protocol):
     def episodes_scored_below(
         self, scorer: str, version: int, limit: int, after_rowid: int = 0
     ) -> list[tuple[int, Episode]]: ...
-    def previous_carry(self, key: str) -> Any: ...
+    def previous_carry(self, name: str) -> Carry | None: ...
 
 
 def score_record(ep: Episode) -> dict[str, Any] | None:
@@ -84,7 +83,7 @@ class Rescoring:
         """``registry`` pins the scorers; without one, the memory's (``ctx.scorers``) are used."""
         self.pinned = registry
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         registry = self.pinned if self.pinned is not None else ctx.scorers
         candidates, cursor = self._candidates(registry, snap, carry)
         done = self._already_rescored(snap, candidates)
@@ -101,14 +100,15 @@ class Rescoring:
 
     @staticmethod
     def _candidates(
-        registry: ScoringRegistry, snap: Snapshot, carry: dict[str, Any]
-    ) -> tuple[list[Episode], dict[str, Any]]:
+        registry: ScoringRegistry, snap: Snapshot, carry: Carry
+    ) -> tuple[list[Episode], dict[str, ScorerMark]]:
         """This cycle's scored episodes and the next page of each scorer's older history, with the
         cursor that page leaves."""
         found = {e.id: e for e in snap.new_episodes if "score" in e.data}
-        cursor: dict[str, Any] = {}
+        cursor: dict[str, ScorerMark] = {}
         if isinstance(snap, ScoredView):
-            start = carry.get(CURSOR) or snap.previous_carry(CURSOR) or {}
+            previous = snap.previous_carry("rescoring_cursor")
+            start = carry.rescoring_cursor or (previous.rescoring_cursor if previous else None) or {}
             for name in registry.names():
                 scorer = registry.current(name)
                 if scorer is None or scorer.version <= 1:
@@ -122,7 +122,7 @@ class Rescoring:
                 page = snap.episodes_scored_below(name, scorer.version, BACKLOG_PER_SCORER, after)
                 for _, ep in page:
                     found.setdefault(ep.id, ep)
-                cursor[name] = {"version": scorer.version, "after": page[-1][0] if page else after}
+                cursor[name] = ScorerMark(version=scorer.version, after=page[-1][0] if page else after)
         return sorted(found.values(), key=lambda e: (e.ts, e.id)), cursor
 
     @staticmethod
@@ -163,7 +163,9 @@ class Rescoring:
         return rescore_entry(ctx, ep, rec, scorer, value), ""
 
     @staticmethod
-    def _finish(writes: Writes, skipped: Counter[str], cursor: dict[str, Any], *, left: int = 0) -> Outcome:
+    def _finish(
+        writes: Writes, skipped: Counter[str], cursor: dict[str, ScorerMark], *, left: int = 0
+    ) -> Outcome:
         payload = {
             "rescored": [
                 {k: e.data[k] for k in ("scorer", "old_version", "version", "old", "new")}
@@ -175,7 +177,7 @@ class Rescoring:
         writes.notes.append(Note("rescoring", payload))
         return Outcome(
             writes,
-            carry={CURSOR: cursor} if cursor else {},
+            carry=Carry(rescoring_cursor=cursor) if cursor else Carry(),
             did={"rescored": len(writes.entries), "skipped": sum(skipped.values())},
             left={"episodes": left} if left else {},
         )

@@ -37,7 +37,7 @@ import numpy as np
 from scipy import stats
 
 from oneiro.dream.ops.replay import decision_key, is_decision
-from oneiro.dream.phase import Context, Outcome, Snapshot
+from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
 from oneiro.dream.writes import Note, Writes
 from oneiro.model import Entry, EntryStatus, Episode, Provenance, Tier, entry_id
 from oneiro.screen import quoted_label
@@ -147,7 +147,7 @@ class ResidualPatterns:
     name = "residual_patterns"
     tier = Tier.T0
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         groups, unusable = group_decisions(snap.new_episodes)
         small = sorted(k for k, g in groups.items() if len(g) < MIN_GROUP)
         writes = Writes()

@@ -7,9 +7,7 @@ the replay gain of those episodes. Pure: it only reads the snapshot.
 
 from __future__ import annotations
 
-from typing import Any
-
-from oneiro.dream.phase import Context, Outcome, Snapshot
+from oneiro.dream.phase import Carry, Context, Outcome, Residue, Snapshot
 from oneiro.model import Tier
 
 #: How many of the largest residuals to carry forward.
@@ -23,7 +21,7 @@ class CollectResidue:
     name = "residue"
     tier = Tier.T0
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         new = snap.new_episodes
         with_residual = sorted(
             (e for e in new if e.residual is not None), key=lambda e: -abs(e.residual or 0.0)
@@ -32,13 +30,9 @@ class CollectResidue:
             e.id for e in new if e.kind in FAILURE_KINDS or (e.feedback is not None and e.feedback < 0)
         ]
         charged = [e.id for e in new if e.affect is not None and abs(e.affect.arousal) >= AROUSAL_CHARGED]
-        residue = {
-            "residuals": [e.id for e in with_residual],
-            "failures": failures,
-            "charged": charged,
-        }
+        residue = Residue(residuals=[e.id for e in with_residual], failures=failures, charged=charged)
         return Outcome(
-            carry={"residue": residue},
+            carry=Carry(residue=residue),
             did={
                 "episodes": len(new),
                 "residuals": len(with_residual),

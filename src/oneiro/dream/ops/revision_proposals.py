@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from oneiro.dream.ops.poisoning import signatures
-from oneiro.dream.phase import Context, Outcome, Snapshot
+from oneiro.dream.phase import Carry, Context, Outcome, RevisionSummary, Snapshot
 from oneiro.dream.writes import Note, RevisionProposal, Writes
 from oneiro.model import Entry, EntryStatus, Tier, content_hash
 from oneiro.playbook import Item, new_item_id
@@ -72,7 +72,7 @@ class ProposeRevisions:
     name = "propose_revisions"
     tier = Tier.T0
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         items = {i.id: i for i in snap.playbook_items()} if isinstance(snap, PlaybookView) else {}
         candidates = snap.entries_matching(
             EntryQuery(
@@ -96,13 +96,13 @@ class ProposeRevisions:
                 continue
             writes.revisions.append(proposal)
         summary = [
-            {"op": p.op, "item": p.item_id, "section": p.section, "text": p.text, "reason": p.reason}
+            RevisionSummary(op=p.op, item=p.item_id, section=p.section, text=p.text, reason=p.reason)
             for p in writes.revisions
         ]
         payload = {"proposed": summary, "skipped": skipped, "screened": screened}
         writes.notes.append(Note("revision_proposals", payload))
         did = {"proposed": len(summary), "skipped": skipped, "screened": screened}
-        return Outcome(writes, carry={"revisions": summary}, did=did)
+        return Outcome(writes, carry=Carry(revisions=summary), did=did)
 
 
 def _proposal(entry: Entry, items: dict[str, Item]) -> RevisionProposal | None:

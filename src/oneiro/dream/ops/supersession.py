@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from oneiro.dream.phase import Context, Outcome, Snapshot
+from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
 from oneiro.dream.writes import EntryUpdate, Writes
 from oneiro.index import top_n_within
 from oneiro.model import Entry, EntryStatus, Episode, Provenance, Tier, content_hash, entry_id
@@ -86,11 +86,11 @@ class Supersession:
     name = "supersession"
     tier = Tier.T0
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         new = sorted((e for e in snap.new_episodes if e.text.strip()), key=lambda e: e.ts)
         vectors = snap.vectors([e.id for e in new])
         new = [e for e in new if e.id in vectors]
-        keys_of: dict[str, str] = dict(carry.get("keys_entries", {}))
+        keys_of: dict[str, str] = dict(carry.keys_entries or {})
         writes = Writes()
         merged = updates = 0
         live = {

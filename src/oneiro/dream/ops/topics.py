@@ -23,7 +23,7 @@ import numpy as np
 
 from oneiro.dream.ops.extractive import extractive_entry, say
 from oneiro.dream.ops.keys import entities, keywords
-from oneiro.dream.phase import Context, Outcome, Snapshot
+from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
 from oneiro.dream.writes import EntryUpdate, Writes
 from oneiro.index import top_n_within
 from oneiro.model import Entry, EntryStatus, Episode, Tier
@@ -53,7 +53,7 @@ class TopicCommunities:
     name = "topics"
     tier = Tier.T0
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         new = [e for e in snap.new_episodes if e.text.strip()]
         if len(new) < MIN_MEMBERS:
             return Outcome(did={"topics": 0}, left={})

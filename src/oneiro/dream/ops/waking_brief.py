@@ -10,9 +10,10 @@ snapshot (taken after INTEGRATION's writes) and what earlier phases carried; the
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from oneiro.dream.phase import Context, Outcome, Snapshot
+from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
 from oneiro.model import Entry, EntryStatus, Tier
 from oneiro.playbook import Revision
 from oneiro.store.query import EntryQuery
@@ -52,27 +53,27 @@ class WakingBrief:
     tier = Tier.T0
     essential = True
 
-    def run(self, snap: Snapshot, ctx: Context, carry: dict[str, Any]) -> Outcome:
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         mine = snap.entries_matching(EntryQuery(cycle=ctx.cycle_id))
         floor = ctx.config.lifecycle.confidence_floor
         brief = compose(ctx.cycle_id, ctx.now, mine, carry, _pending(snap, carry), floor)
-        return Outcome(carry={"brief": brief}, did={"entries": len(mine), "to_test": len(brief["to_test"])})
+        return Outcome(carry=Carry(brief=brief), did={"entries": len(mine), "to_test": len(brief["to_test"])})
 
 
-def _pending(snap: Snapshot, carry: dict[str, Any]) -> list[dict[str, Any]]:
+def _pending(snap: Snapshot, carry: Carry) -> list[dict[str, Any]]:
     if isinstance(snap, RevisionView):
         return [
             {"id": r.id, "op": r.op, "item": r.item_id, "text": r.text, "reason": r.reason}
             for r in snap.pending_revisions()
         ]
-    return [dict(r) for r in carry.get("revisions", [])]
+    return [dict(r) for r in carry.revisions or []]
 
 
 def compose(
     cycle_id: str,
     now: float,
     mine: list[Entry],
-    carry: dict[str, Any],
+    carry: Carry,
     pending: list[dict[str, Any]],
     floor: float,
 ) -> dict[str, Any]:
@@ -91,8 +92,8 @@ def compose(
         }
         for e in hypotheses[:MAX_TO_TEST]
     ]
-    admission = carry.get("admission", {})
-    threats = carry.get("threats")
+    admission: Mapping[str, Any] = carry.admission or {}
+    threats = carry.threats
     brief: dict[str, Any] = {
         "cycle_id": cycle_id,
         "generated_at": now,
@@ -106,10 +107,10 @@ def compose(
         "more_to_test": max(0, len(hypotheses) - MAX_TO_TEST),
         "waiting_revisions": pending,
         "admission": {k: admission.get(k, []) for k in ("quarantined", "rejected", "superseded")},
-        "predictions": list(carry.get("predictions", [])),
+        "predictions": list(carry.predictions or []),
         "threats": list(threats) if threats is not None else [],
         "threats_note": None if threats is not None else NO_THREATS,
-        "backlog": _backlog(carry.get("backlog")),
+        "backlog": _backlog(carry.backlog),
     }
     brief["markdown"] = render(brief)
     return brief
