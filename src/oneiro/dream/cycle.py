@@ -286,6 +286,7 @@ class DreamEngine:
     def _finish(self, cycle_id: str, status: str, payload: dict[str, Any]) -> None:
         now = self.clock()
         with self.store.transaction():
+            self.lease.confirm(cycle_id)
             self.store.update_cycle(cycle_id, status=status, ended_at=now)
             self.store.journal_append(now, f"cycle_{status}", payload, cycle_id=cycle_id)
 
@@ -298,6 +299,7 @@ class DreamEngine:
         """
         now = self.clock()
         with self.store.transaction():
+            self.lease.confirm(cycle_id)
             undone = self.store.revert_writes(cycle_id)
             self.store.update_cycle(cycle_id, status="failed", ended_at=now)
             self.store.journal_append(
@@ -534,6 +536,7 @@ class DreamEngine:
         matrix = self._vectors(writes)
         now = self.clock()
         with self.store.transaction() as conn:
+            self.lease.confirm(cycle_id)
             if writes.entries:
                 self.store.add_entries(writes.entries, matrix, self.embedder.name, cycle_id)
             for update in writes.updates:

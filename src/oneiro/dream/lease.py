@@ -8,9 +8,11 @@ host all see the same answer. :class:`CycleLease` is the engine's side of it:
   creates or resumes the cycle, so exactly one of several racers gets the store and the others
   are refused before they write anything;
 - :meth:`CycleLease.renew` is called at every step boundary (phase start and end, each chunk, each
-  operation) and writes only once ``heartbeat_seconds`` have passed; a renewal that finds the lease
-  no longer this process's raises :class:`~oneiro.errors.LeaseLost`, and the cycle stops without
-  writing more;
+  operation) and writes only once ``heartbeat_seconds`` have passed;
+- :meth:`CycleLease.confirm` runs inside every transaction the cycle commits (a phase's or a
+  chunk's writes and checkpoint, its end): a lease that is no longer this process's raises
+  :class:`~oneiro.errors.LeaseLost` there, so a cycle that lost its lease (it lapsed while the
+  process was suspended, say, and another cycle took the store) never commits again;
 - :meth:`CycleLease.release` gives it back, only if it is still this process's.
 
 A lease binds a process: the same cycle id held by another live process (a second process trying
@@ -81,17 +83,27 @@ class CycleLease:
         self.holder, self._pid, self._renewed = cycle_id, pid, time.monotonic()
 
     def renew(self, cycle_id: str) -> None:
-        """Extend the lease of ``cycle_id`` once ``heartbeat`` seconds have passed since the last
-        renewal (a no-op for any cycle this engine does not hold, such as a dry run)."""
-        if cycle_id != self.holder or time.monotonic() - self._renewed < self.heartbeat:
+        """At a step boundary: extend the lease of ``cycle_id`` once ``heartbeat`` seconds have
+        passed since the last renewal (a no-op for a cycle this engine does not hold, such as a dry
+        run, and between heartbeats, so a step costs no write)."""
+        if cycle_id == self.holder and time.monotonic() - self._renewed >= self.heartbeat:
+            self.confirm(cycle_id)
+
+    def confirm(self, cycle_id: str) -> None:
+        """Inside a transaction the cycle commits: raise LeaseLost unless this process still holds
+        the lease of ``cycle_id`` (renewing it when a heartbeat is due). A cycle this engine does
+        not hold (one abandoned by :meth:`DreamEngine._begin`, which has no live lease) passes."""
+        if cycle_id != self.holder:
             return
+        due = time.monotonic() - self._renewed >= self.heartbeat
         with self.store.transaction():
             current = self.store.lease_holder()
             if not self._mine(current):
-                self.holder = None
                 raise LeaseLost(self._lost(cycle_id, current))
-            self.store.lease_renew(cycle_id, self.clock(), self.ttl)
-        self._renewed = time.monotonic()
+            if due:
+                self.store.lease_renew(cycle_id, self.clock(), self.ttl)
+        if due:
+            self._renewed = time.monotonic()
 
     def release(self, cycle_id: str) -> None:
         """Give the lease back if this process still holds it for ``cycle_id``."""
@@ -103,8 +115,10 @@ class CycleLease:
                 self.store.lease_release(cycle_id)
 
     def _mine(self, lease: Lease | None, cycle_id: str | None = None) -> bool:
-        holder = cycle_id if cycle_id is not None else self.holder
-        return lease is not None and (lease.holder, lease.host, lease.pid) == (holder, self.host, self._pid)
+        """Whether ``lease`` is this process's lease of ``cycle_id`` (default: the one it holds)."""
+        if lease is None:
+            return False
+        return (lease.holder, lease.host, lease.pid) == (cycle_id or self.holder, self.host, self._pid)
 
     def _lost(self, cycle_id: str, current: Lease | None) -> str:
         now_held = "nobody holds it now" if current is None else f"{current.describe()} holds it now"
