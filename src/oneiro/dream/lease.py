@@ -123,6 +123,6 @@ class CycleLease:
     def _lost(self, cycle_id: str, current: Lease | None) -> str:
         now_held = "nobody holds it now" if current is None else f"{current.describe()} holds it now"
         return (
-            f"cycle {cycle_id} lost the dream lease (it was not renewed within {self.ttl:g} s; "
-            f"{now_held}): it stopped without writing more"
+            f"cycle {cycle_id} lost the dream lease of this store (a lease not renewed within "
+            f"{self.ttl:g} s lapses; {now_held}): it stopped without writing more"
         )
