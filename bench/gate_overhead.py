@@ -4,7 +4,9 @@ Both are timed in the same run, interleaved round by round (the machine is share
 batches of ``BATCH`` calls so the timer's own cost is spread out; a sample is a batch's time per
 call, and the figures are medians (p50) and p95 over samples, in microseconds, with the overhead as
 the difference and the ratio. For context the same run also times an effectful dispatch awake
-(which writes one ``dispatches`` row) and dreaming (skipped, also recorded) against the same anchor.
+(which writes one ``dispatches`` row) and dreaming (skipped, also recorded) against the same anchor,
+and both kinds of dispatch through a gate with ``sleep="exclusive"``, whose effectful door reads
+the store's dream lease (a pure dispatch never asks the store).
 
 Run: ``nice python bench/gate_overhead.py`` -> ``bench/results/gate_overhead.json``.
 """
