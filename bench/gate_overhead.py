@@ -4,7 +4,9 @@ Both are timed in the same run, interleaved round by round (the machine is share
 batches of ``BATCH`` calls so the timer's own cost is spread out; a sample is a batch's time per
 call, and the figures are medians (p50) and p95 over samples, in microseconds, with the overhead as
 the difference and the ratio. For context the same run also times an effectful dispatch awake
-(which writes one ``dispatches`` row) and dreaming (skipped, also recorded) against the same anchor.
+(which writes one ``dispatches`` row) and dreaming (skipped, also recorded) against the same anchor,
+and both kinds of dispatch through a gate with ``sleep="exclusive"``, whose effectful door reads
+the store's dream lease (a pure dispatch never asks the store).
 
 Run: ``nice python bench/gate_overhead.py`` -> ``bench/results/gate_overhead.json``.
 """
@@ -36,6 +38,12 @@ def noop(x: int) -> int:
     return x
 
 
+def effect_noop(x: int) -> int:
+    """The effectful pipeline's own function (a function registered as effectful cannot also
+    be registered as pure)."""
+    return x
+
+
 def per_call_us(fn: Callable[[], Any], n: int) -> float:
     start = time.perf_counter_ns()
     for _ in range(n):
@@ -56,11 +64,17 @@ def measure(rounds: int, store_dir: Path) -> dict[str, Any]:
     store = SQLiteStore(store_dir / "bench.db")
     gate = Gate(store, time.time)
     gate.register("noop", noop, effect="pure")
-    gate.register("effect", noop, effect="effectful")
+    gate.register("effect", effect_noop, effect="effectful")
+    # Under sleep="exclusive" an effectful dispatch asks the store whether anyone dreams there.
+    exclusive = Gate(store, time.time, sleep="exclusive")
+    exclusive.register("noop", noop, effect="pure")
+    exclusive.register("effect", effect_noop, effect="effectful")
     cases: dict[str, tuple[Callable[[], Any], int]] = {
         "direct_call": (lambda: noop(1), BATCH),
         "dispatch_pure": (lambda: gate.dispatch("noop", 1), BATCH),
         "dispatch_effectful_awake": (lambda: gate.dispatch("effect", 1), EFFECT_BATCH),
+        "dispatch_pure_exclusive": (lambda: exclusive.dispatch("noop", 1), BATCH),
+        "dispatch_effectful_exclusive_awake": (lambda: exclusive.dispatch("effect", 1), EFFECT_BATCH),
     }
     samples: dict[str, list[float]] = {
         name: [] for name in [*cases, "dispatch_pure_dreaming", "dispatch_effectful_dreaming"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -258,15 +260,59 @@ def test_exclusive_sleep_refuses_every_context(
 def test_exclusive_sees_another_process_through_the_store(
     store: SQLiteStore, clock: FakeClock, server: CountingServer
 ) -> None:
+    """The dream lease, not process state, says whether the store sleeps: a live process here or
+    anywhere on another host holding it closes the gate until the lease is released or lapses."""
     g = Gate(store, clock, sleep="exclusive")
     publisher(g, server)
-    store.put_meta(gate_module.MODE_KEY, "dream")
-    store.put_meta(gate_module.MODE_HOLDER_KEY, json.dumps({"pid": os.getppid(), "cycles": ["c9"]}))
+    here, now = socket.gethostname(), time.time()
+    assert store.lease_acquire("c9", here, os.getppid(), now, 600.0)[0]
     assert g.store_mode() is Mode.DREAM
     assert g.dispatch("publish", "x").reason == REASON_ASLEEP
-    store.put_meta(gate_module.MODE_HOLDER_KEY, json.dumps({"pid": _dead_pid(), "cycles": ["c9"]}))
-    assert g.store_mode() is Mode.AWAKE  # the dreamer crashed: its leftover mode is stale
+    assert store.lease_release("c9")
+    assert store.lease_acquire("c9", here, _dead_pid(), now, 600.0)[0]
+    assert g.store_mode() is Mode.AWAKE  # the dreamer crashed: the lease it left binds no one
     assert g.dispatch("publish", "x").ok and server.count() == 1
+    assert store.lease_release("c9")
+    assert store.lease_acquire("c10", "elsewhere", _dead_pid(), now, 600.0)[0]
+    assert g.store_mode() is Mode.DREAM  # a pid on another host cannot be checked: until it lapses
+    assert g.dispatch("publish", "y").reason == REASON_ASLEEP
+    assert store.lease_release("c10")
+    assert store.lease_acquire("c11", "elsewhere", 1, now - 700.0, 600.0)[0]
+    assert g.store_mode() is Mode.AWAKE  # lapsed
+    assert g.dispatch("publish", "y").ok and server.count() == 2
+
+
+def test_exclusive_sleeps_while_another_memory_on_the_file_dreams(tmp_path: Path) -> None:
+    """Two Memory objects on one file: the second one's gate sleeps while the first one's cycle
+    holds the lease, and wakes when it ends."""
+    import oneiro
+    from oneiro.dream.phase import PhaseName
+    from test_cycle import Blocker, cycle_thread, day, with_phase, writers
+
+    a = oneiro.open(tmp_path / "s.db", embedder="hashing", overrides={"sleep": "exclusive"})
+    b = oneiro.open(tmp_path / "s.db", embedder="hashing", overrides={"sleep": "exclusive"})
+    server_calls: list[str] = []
+
+    @b.pipeline("send", effect="effectful")
+    def send(text: str) -> None:
+        server_calls.append(text)
+
+    try:
+        a.record_many(day(3))
+        blocker = Blocker()
+        a.engine.phases = with_phase(writers(), PhaseName.REM, blocker)
+        thread, out = cycle_thread(a)
+        assert blocker.entered.wait(30)
+        assert b.mode() is Mode.DREAM
+        assert b.dispatch("send", "x").reason == REASON_ASLEEP
+        blocker.release.set()
+        thread.join(30)
+        assert out["report"].status == "completed"
+        assert b.mode() is Mode.AWAKE and b.dispatch("send", "y").ok
+        assert server_calls == ["y"]
+    finally:
+        a.close()
+        b.close()
 
 
 def _dead_pid() -> int:

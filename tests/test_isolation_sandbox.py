@@ -88,6 +88,9 @@ class SocketServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                # Read the body before answering: closing on an unread body races the client's
+                # send of it (a broken pipe on the client's side).
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 owner.requests += 1
                 self.send_response(201)
                 self.end_headers()
@@ -264,3 +267,45 @@ def test_sigint_wakes_an_isolated_dream_as_it_wakes_one_in_process(cli_home: Pat
     assert statuses(cli_home) == ["interrupted"]
     code, out = finished(cli(cli_home, "dream", "--isolate"))
     assert code == 0 and "resumed" in out and statuses(cli_home) == ["completed"], out
+
+
+# -- the dream lease of an isolated cycle -----------------------------------------------------------
+@requires_bwrap
+def test_an_isolated_cycle_holds_and_renews_the_lease_from_its_own_process(tmp_path: Path) -> None:
+    """The sandboxed child (no PID namespace, its host name kept) takes the store's dream lease
+    under its own pid and this host, renews it as it runs and gives it back; meanwhile the parent's
+    exclusive gate, which runs no cycle itself, sleeps because of that lease."""
+    import time
+
+    import oneiro
+    from oneiro.model import Mode
+
+    quick = {"sleep": "exclusive", "cycle": {"lease_seconds": 30.0, "heartbeat_seconds": 0.005}}
+    with oneiro.open(tmp_path / "home", embedder="hashing", overrides=quick) as memory:
+        memory.record_many([{"text": f"note {i}: the deploy of service {i % 7} was slow"} for i in range(80)])
+        seen: list[tuple[Any, Mode]] = []
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set():
+                lease = memory.store.lease_holder()
+                if lease is not None:
+                    seen.append((lease, memory.mode()))
+                time.sleep(0.002)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            report = memory.dream(isolate=True)
+        finally:
+            stop.set()
+            watcher.join(30)
+        assert report.status == "completed" and seen
+        holders = {(lease.holder, lease.host, lease.pid) for lease, _ in seen}
+        assert len(holders) == 1
+        holder, host, pid = holders.pop()
+        assert holder == report.cycle_id and host == socket.gethostname() and pid != os.getpid()
+        # The lease is read before the mode, so only the last sample may see it released.
+        assert len(seen) > 1 and {mode for _, mode in seen[:-1]} == {Mode.DREAM}
+        assert len({lease.heartbeat for lease, _ in seen}) > 1  # renewed inside the sandbox
+        assert memory.store.lease_holder() is None

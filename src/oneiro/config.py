@@ -137,6 +137,19 @@ class BudgetConfig:
 
 
 @dataclass(frozen=True)
+class CycleConfig:
+    """How a running cycle holds its store (the dream lease, :mod:`oneiro.dream.lease`)."""
+
+    #: A lease lasts this long past its last renewal: a holder that stops renewing (killed, hung,
+    #: its host gone) frees the store after at most this long. Generous, so that one slow
+    #: operation between two renewals cannot let it lapse under a live cycle.
+    lease_seconds: float = 600.0
+    #: The running cycle renews its lease at step boundaries once this long has passed since the
+    #: last renewal; at most a third of ``lease_seconds``, so renewal comes well before expiry.
+    heartbeat_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class NremConfig:
     """Prioritized replay and consolidation."""
 
@@ -169,6 +182,7 @@ class Config:
     lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    cycle: CycleConfig = field(default_factory=CycleConfig)
     nrem: NremConfig = field(default_factory=NremConfig)
     #: ``concurrent``: awake contexts keep working while a cycle dreams (blue-green);
     #: ``exclusive``: every context on the store is in dream mode for the cycle.
@@ -316,6 +330,9 @@ RANGES: dict[str, Range] = {
     "budget.wall_seconds": POSITIVE,
     "budget.tokens": COUNT_OR_ZERO,
     "budget.vitality": UNIT,
+    #: From one second (tests, quick recovery) to a week (a lease that never lapses in practice).
+    "cycle.lease_seconds": Range(1.0, 7 * 24 * 3600.0),
+    "cycle.heartbeat_seconds": POSITIVE,
     "nrem.utility_threshold": WEIGHT,
     "nrem.replay_top_k": COUNT,
     "nrem.topic_similarity": UNIT,
@@ -333,6 +350,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "sleep": ("concurrent", "exclusive"),
     "on_operation_error": ("stop", "skip"),
 }
+#: A lease outlasts this many heartbeat intervals: a renewal or two may be late without losing it.
+HEARTBEATS_PER_LEASE = 3
 #: Tiers that call an LLM and so need a token budget.
 LLM_TIERS = ("T1", "T2")
 
@@ -380,6 +399,12 @@ def _validate(config: Config) -> Config:
         raise ConfigError(
             f"'scheduler.min_interval_hours' ({sc.min_interval_hours}) must not exceed "
             f"'scheduler.max_staleness_hours' ({sc.max_staleness_hours})"
+        )
+    cy = config.cycle
+    if cy.heartbeat_seconds * HEARTBEATS_PER_LEASE > cy.lease_seconds:
+        raise ConfigError(
+            f"'cycle.heartbeat_seconds' ({cy.heartbeat_seconds:g}) must be at most a third of "
+            f"'cycle.lease_seconds' ({cy.lease_seconds:g}), so the lease is renewed well before it lapses"
         )
     if config.budget.tier in LLM_TIERS and config.budget.tokens == 0:
         raise ConfigError(f"'budget.tokens' must be above 0 for tier {config.budget.tier} (it calls an LLM)")

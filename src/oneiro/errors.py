@@ -21,6 +21,7 @@ The tree::
     │   └── IsolatedRunFailed        the isolated child raised, timed out, or died without a result
     ├── CycleError
     │   ├── CycleRunning             a second cycle on a store where one is running
+    │   │   └── LeaseLost            a running cycle's lease lapsed and another cycle took the store
     │   ├── UnknownCycle             a cycle id the store does not know
     │   ├── CycleStateError          e.g. reverting a cycle twice
     │   └── BudgetError              a zero or malformed budget
@@ -131,6 +132,11 @@ class CycleError(OneiroError):
 
 class CycleRunning(CycleError):
     """Another cycle is running on this store."""
+
+
+class LeaseLost(CycleRunning):
+    """The running cycle's dream lease lapsed and another cycle took the store; the first one
+    stops without writing anything more (what it left is the new holder's to resume or revert)."""
 
 
 class UnknownCycle(CycleError):

@@ -17,9 +17,12 @@ Mode belongs to an execution context, not to the process. It lives in a context 
 
 A thread started some other way starts awake. The sleep policy covers it when it matters: with
 ``sleep="exclusive"`` every context on the store is refused effects while any cycle dreams there,
-checked against an in-process registry of dreaming cycles per store *and* the mode persisted in the
-store's ``meta`` (key ``mode``), so other processes on the same store see it too. With
-``sleep="concurrent"`` (the default) only the dreaming context is gated and awake work goes on.
+checked against this gate's own dreaming contexts *and* the store's dream lease
+(:mod:`oneiro.store.lease`), so a cycle run by another ``Memory`` on the same file, another process
+or another host puts it to sleep too. With ``sleep="concurrent"`` (the default) only the dreaming
+context is gated and awake work goes on. Pure dispatches never ask the store: only the effectful
+door (a dispatch, a direct call, ``mode()``) reads the lease, one primary-key lookup beside the
+dispatch row it writes anyway.
 
 Effectful dispatches (awake or not) are recorded in the immutable ``dispatches`` table; pure ones are
 not (they touch only the store and can be re-derived, and recording them would tax every dream step).
@@ -46,9 +49,10 @@ import contextvars
 import dataclasses
 import functools
 import inspect
-import json
 import os
+import socket
 import threading
+import time
 import types
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -69,15 +73,15 @@ from oneiro.model import Mode, canonical_json, content_hash
 from oneiro.shadows import Shadow, ShadowCall
 from oneiro.store import Store
 from oneiro.store.dispatches import DispatchRow
+from oneiro.store.lease import Lease, free
 from oneiro.store.protocol import Dispatch
 
 F = TypeVar("F", bound=Callable[..., Any])
 Clock = Callable[[], float]
 
-#: Store ``meta`` keys: the persisted mode, and who holds it (pid, cycles) so a crashed dreamer's
-#: leftover ``dream`` can be recognised as stale.
+#: Store ``meta`` key of the mode this process last persisted (a record for readers of the store;
+#: who dreams there is the dream lease's to say).
 MODE_KEY = "mode"
-MODE_HOLDER_KEY = "mode_holder"
 #: Environment variables a child process started by oneiro reads back its mode and cycle from.
 MODE_ENV = "ONEIRO_MODE"
 CYCLE_ENV = "ONEIRO_CYCLE"
@@ -102,10 +106,6 @@ _CYCLE: contextvars.ContextVar[str | None] = contextvars.ContextVar("oneiro_cycl
 
 #: Every gated function any Gate handed out (weakly: a dropped gate's wrappers may go).
 _GATED: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
-
-#: Cycles dreaming right now in this process, per store (keyed by :func:`_store_key`).
-_DREAMING: dict[str, list[str]] = {}
-_DREAMING_LOCK = threading.Lock()
 
 
 class Effect(StrEnum):
@@ -210,9 +210,12 @@ class Gate:
         self.store = store
         self.clock = clock
         self.sleep = sleep
-        self._key = _store_key(store)
         self._pipelines: dict[str, Pipeline] = {}
         self._lock = threading.Lock()
+        #: Cycles this gate's contexts dream in right now (:meth:`dreaming`, possibly nested).
+        self._dreams: list[str] = []
+        self._dreams_lock = threading.Lock()
+        self._host = socket.gethostname()
 
     # -- registration -----------------------------------------------------------------------
     def pipeline(
@@ -310,9 +313,17 @@ class Gate:
             return
 
     def _sleeping_cycle(self) -> str | None:
-        with _DREAMING_LOCK:
-            cycles = _DREAMING.get(self._key)
-            return cycles[0] if cycles else None
+        with self._dreams_lock:
+            if self._dreams:
+                return self._dreams[0]
+        lease = self._lease()
+        return None if lease is None else lease.holder
+
+    def _lease(self) -> Lease | None:
+        """The dream lease that holds the store now (None when it is free). Wall-clock time: the
+        lease is compared with other processes' clocks, whatever clock this gate is given."""
+        lease = self.store.lease_holder()
+        return None if free(lease, time.time(), self._host) else lease
 
     def _refuse_effect_under_pure(self, name: str, fn: Any, cls: Effect) -> None:
         """An effect cannot hide under a pure name: refuse a pure pipeline that reaches an
@@ -450,8 +461,10 @@ class Gate:
         """Dream mode for the calling context (and the threads, tasks and subprocesses it starts
         through oneiro) until the block ends; awake again afterwards, whatever happened inside.
 
-        The store's persisted mode is ``dream`` while any cycle of this process dreams on it; each
-        change is journaled as ``mode_change``.
+        Under ``sleep="exclusive"`` every context of this gate is asleep for the block, beside
+        every context anywhere while a cycle holds the store's dream lease. The mode is persisted
+        in the store's ``meta`` while any of this gate's contexts dreams; each change is journaled
+        as ``mode_change``.
         """
         if not isinstance(cycle_id, str) or not cycle_id:
             raise InvalidInput("a dream needs a non-empty cycle id", field="cycle_id")
@@ -470,49 +483,42 @@ class Gate:
             self._leave(cycle_id)
 
     def _enter(self, cycle_id: str) -> None:
-        with _DREAMING_LOCK:
-            cycles = _DREAMING.setdefault(self._key, [])
-            cycles.append(cycle_id)
-            first = len(cycles) == 1
+        with self._dreams_lock:
+            self._dreams.append(cycle_id)
+            first = len(self._dreams) == 1
         if first:
-            self._persist(Mode.DREAM, cycle_id, cycles)
+            try:
+                self._persist(Mode.DREAM, cycle_id)
+            except BaseException:
+                with self._dreams_lock:
+                    self._dreams.remove(cycle_id)
+                raise
 
     def _leave(self, cycle_id: str) -> None:
-        with _DREAMING_LOCK:
-            cycles = _DREAMING.get(self._key, [])
-            cycles.remove(cycle_id)
-            last = not cycles
-            if last:
-                _DREAMING.pop(self._key, None)
+        with self._dreams_lock:
+            self._dreams.remove(cycle_id)
+            last = not self._dreams
         if last:
-            self._persist(Mode.AWAKE, cycle_id, [])
+            self._persist(Mode.AWAKE, cycle_id)
 
-    def _persist(self, mode: Mode, cycle_id: str, cycles: list[str]) -> None:
+    def _persist(self, mode: Mode, cycle_id: str) -> None:
         previous = Mode.AWAKE if mode is Mode.DREAM else Mode.DREAM
-        holder = json.dumps({"pid": os.getpid(), "cycles": list(cycles)}) if cycles else ""
         payload = {"from": previous.value, "to": mode.value, "sleep": self.sleep, "pid": os.getpid()}
         with self.store.transaction():
             self.store.put_meta(MODE_KEY, mode.value)
-            self.store.put_meta(MODE_HOLDER_KEY, holder)
             self.store.journal_append(self.clock(), "mode_change", payload, cycle_id=cycle_id)
 
     def store_mode(self) -> Mode:
-        """The store's persisted mode: ``dream`` while a live process dreams on it."""
-        if self.store.get_meta(MODE_KEY, Mode.AWAKE.value) != Mode.DREAM.value:
-            return Mode.AWAKE
-        holder = _holder_pid(self.store.get_meta(MODE_HOLDER_KEY, ""))
-        if holder == os.getpid():
-            with _DREAMING_LOCK:
-                return Mode.DREAM if _DREAMING.get(self._key) else Mode.AWAKE
-        return Mode.AWAKE if _process_is_gone(holder) else Mode.DREAM
+        """The store's mode: ``dream`` while one of this gate's contexts dreams, or while a live
+        dream lease holds the store (a cycle of any ``Memory``, process or host); a lease its
+        holder left behind when it died or stopped renewing does not count."""
+        with self._dreams_lock:
+            if self._dreams:
+                return Mode.DREAM
+        return Mode.AWAKE if self._lease() is None else Mode.DREAM
 
     def _asleep(self) -> bool:
-        if self.sleep != "exclusive":
-            return False
-        with _DREAMING_LOCK:
-            if _DREAMING.get(self._key):
-                return True
-        return self.store_mode() is Mode.DREAM
+        return self.sleep == "exclusive" and self.store_mode() is Mode.DREAM
 
 
 def _validate(name: Any, fn: Any, effect: Any, shadow: Any) -> tuple[str, Effect]:
@@ -655,32 +661,3 @@ def _plain_attr(obj: Any, attr: str) -> Any:
         return inspect.getattr_static(obj, attr, None)
     except Exception:  # a hostile __class__ or __mro__; then there is nothing to follow
         return None
-
-
-def _store_key(store: Store) -> str:
-    path = store.path
-    return f"memory:{id(store)}" if path == ":memory:" else os.path.realpath(path)
-
-
-def _holder_pid(holder: str | None) -> int:
-    try:
-        return int(json.loads(holder or "{}").get("pid", 0))
-    except (ValueError, TypeError, AttributeError):
-        return 0
-
-
-def _process_is_gone(pid: int) -> bool:
-    """True when the process that persisted ``dream`` no longer exists (it crashed mid-dream).
-
-    A pid we cannot see (another host sharing the file, or no pid at all) counts as alive: the
-    gate errs towards staying closed.
-    """
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False

@@ -16,7 +16,7 @@ import numpy as np
 
 from oneiro import capture
 from oneiro.backends import Embedder
-from oneiro.config import Config, check_state_dir, load_config, locate
+from oneiro.config import Config, Location, check_state_dir, load_config, locate
 from oneiro.dream.budget import CycleBudget
 from oneiro.dream.cycle import DreamEngine
 from oneiro.dream.report import CycleReport
@@ -33,8 +33,9 @@ from oneiro.plugins import Registered, Registry
 from oneiro.recall import IndexCache, Recaller
 from oneiro.scheduler import Decision, gather, should_dream
 from oneiro.shadows import Shadow
-from oneiro.store import SQLiteStore, Store
+from oneiro.store import Store
 from oneiro.store.cycles import CycleRow
+from oneiro.store.factory import StoreOptions, is_url, open_store
 from oneiro.store.journal import Record
 from oneiro.store.query import hypotheses as hypotheses_query
 from oneiro.validation import ValidationReport, Validator
@@ -506,36 +507,34 @@ def open_memory(
 ) -> Memory:
     """Open (creating if needed) the store at ``path``; ``":memory:"`` for an in-memory store.
 
-    ``path`` may be a store file or a state directory, told apart by :func:`oneiro.config.locate`
-    (an existing file is a store file, an existing directory a state directory, a new path with a
-    SQLite suffix such as ``.db`` a new store file). Without one, ``$ONEIRO_HOME`` (or
-    ``~/.oneiro``) is used. ``embedder`` is an Embedder or the name of one (``"hashing"``,
-    ``"minilm"``); ``overrides`` are config sections, e.g. ``{"recall": {"rrf_k": 30}}``.
-    ``read_only`` True opens the store for reading only (writes raise StoreReadOnly); None (the
-    default) does so only when this process may not write the store. ``preset`` (``"nap"``,
-    ``"night"``) is applied under the config file and the overrides. A ``config`` given whole
-    cannot be combined with ``overrides``, ``preset`` or an embedder name (ConfigError: they would
-    be dropped). ``plugins`` are registered for this memory alone, after the built-ins and the
-    ``oneiro`` entry points (:mod:`oneiro.plugins`).
+    ``path`` may be a store URL (``sqlite:///var/lib/agent.db``, see :mod:`oneiro.store.factory`),
+    which names a store file, or a path: a store file or a state directory, told apart by
+    :func:`oneiro.config.locate` (an existing file is a store file, an existing directory a state
+    directory, a new path with a SQLite suffix such as ``.db`` a new store file). Without one,
+    ``$ONEIRO_HOME`` (or ``~/.oneiro``) is used. A URL or a store file reads its configuration
+    from ``$ONEIRO_HOME``, as a bare store file always has. ``embedder`` is an Embedder or the
+    name of one (``"hashing"``, ``"minilm"``); ``overrides`` are config sections, e.g.
+    ``{"recall": {"rrf_k": 30}}``. ``read_only`` True opens the store for reading only (writes
+    raise StoreReadOnly); None (the default) does so only when this process may not write it.
+    ``preset`` (``"nap"``, ``"night"``) is applied under the config file and the overrides. A
+    ``config`` given whole cannot be combined with ``overrides``, ``preset`` or an embedder name
+    (ConfigError: they would be dropped). ``plugins`` are registered for this memory alone, after
+    the built-ins and the ``oneiro`` entry points (:mod:`oneiro.plugins`).
     """
     _refuse_mixed_config(config, overrides, preset, embedder)
     registry = Registry(plugins)
     if isinstance(embedder, str):
         overrides = {**(overrides or {}), "embedder": {"name": embedder}}
         embedder = None
-    location = locate(path)
+    location = Location(None, path) if isinstance(path, str) and is_url(path) else locate(path)
     if config is None:
         config = load_config(location.state_dir, preset=preset, overrides=overrides)
     store_path = location.store
     if location.state_dir is not None:
         check_state_dir(config.state_dir)
         store_path = str(config.store_path)
-    store = SQLiteStore(
-        store_path,
-        synchronous=config.store.synchronous,
-        busy_timeout_ms=config.store.busy_timeout_ms,
-        read_only=read_only,
-    )
+    options = StoreOptions(config.store.synchronous, config.store.busy_timeout_ms, read_only)
+    store = open_store(store_path, options)
     try:
         chosen = embedder or registry.embedder(config.embedder)
         return Memory(store, chosen, config, clock, registry=registry)

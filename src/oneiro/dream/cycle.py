@@ -17,7 +17,11 @@ journals them and records a checkpoint, all in one transaction. Hence:
 - every operation runs behind :mod:`oneiro.dream.boundary`: an episode it cannot process is left
   out of it and journaled, never fatal.
 
-A second cycle on a store where one is running is refused, naming the running one.
+Which cycle holds a store is the dream lease, a row in the store (:mod:`oneiro.dream.lease`):
+taken in the transaction that creates or resumes the cycle, renewed at its step boundaries and
+given back when it ends. A second cycle on a store whose lease is held, from this process or any
+other, is refused naming the holder; a crashed holder's lease lapses (at once on its own host,
+where its pid is gone) and the next cycle resumes or reverts its cycle.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, Protocol
@@ -41,11 +45,12 @@ from oneiro.dream import backlog
 from oneiro.dream import checkpoint as checkpoints
 from oneiro.dream.boundary import MESSAGE_LIMIT, Skipped, run_guarded
 from oneiro.dream.budget import CycleBudget, PhaseBudget, phase_split
+from oneiro.dream.lease import CycleLease, binding
 from oneiro.dream.phase import PHASE_ORDER, Carry, Context, Operation, Outcome, PhaseName, Snapshot
 from oneiro.dream.report import CycleReport, PhaseReport
 from oneiro.dream.snapshot import ReadView, StoreSnapshot, reading
 from oneiro.dream.writes import Note, Writes
-from oneiro.errors import CycleRunning, CycleStateError, UnknownCycle
+from oneiro.errors import CycleRunning, CycleStateError, LeaseLost, UnknownCycle
 from oneiro.events import EventBus
 from oneiro.gate import DRY_RUN_CYCLE, adopt_mode
 from oneiro.index import VectorIndex
@@ -58,11 +63,6 @@ from oneiro.store.protocol import Store
 
 Phases = Mapping[PhaseName, Sequence[Operation]]
 ModeScope = Callable[[str], AbstractContextManager[None]]
-
-#: Cycles running in this process (by :func:`_store_key`), so a second one here is refused even
-#: though its pid is alive for the same reason ours is.
-_ACTIVE: dict[str, str] = {}
-_ACTIVE_LOCK = threading.Lock()
 
 
 class Woken(Exception):
@@ -86,26 +86,6 @@ class _Checked:
         if not isinstance(outcome, Outcome):
             raise TypeError(f"run() returned {type(outcome).__name__}, not an Outcome")
         return outcome
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _store_key(store: Store) -> str:
-    """One key per database: the resolved file path (two spellings of one file are one store), or
-    the object itself for an in-memory store (two of those never share anything)."""
-    if store.path == ":memory:":
-        return f":memory:{id(store)}"
-    return os.path.realpath(store.path)
 
 
 def _seed(cycle_id: str, phase: str) -> int:
@@ -182,6 +162,7 @@ class DreamEngine:
         self.index = index
         self.bus = bus or EventBus()
         self._wake = threading.Event()
+        self.lease = CycleLease(store, config.cycle.lease_seconds, config.cycle.heartbeat_seconds)
 
     @property
     def phases(self) -> Phases:
@@ -213,29 +194,45 @@ class DreamEngine:
         row, resumed = self._begin(reason, budget, resume)
         started = time.monotonic()
         report = CycleReport(row.id, "running", row.reason, row.budget, resumed=resumed)
-        try:
-            with self.mode_scope(row.id):
-                self.bus.publish("mode_change", mode="dream", cycle_id=row.id)
-                try:
-                    self._run_phases(row, report)
-                finally:
-                    self.bus.publish("mode_change", mode="awake", cycle_id=row.id)
-        except Woken as woken:
-            self._finish(row.id, "interrupted", woken.payload)
-            report.status = "interrupted"
-        except KeyboardInterrupt:
-            # Ctrl-C in a library caller: the unfinished phase never committed, so the cycle is
-            # left resumable exactly as a wake-up leaves it.
-            self._finish(row.id, "interrupted", {"why": "KeyboardInterrupt"})
-            raise
-        except BaseException as exc:
-            self._fail(row.id, f"{type(exc).__name__}: {exc}")
-            raise
-        finally:
-            with _ACTIVE_LOCK:
-                _ACTIVE.pop(_store_key(self.store), None)
-            report.seconds = time.monotonic() - started
+        with self._holding(row.id):
+            try:
+                with self.mode_scope(row.id):
+                    self.bus.publish("mode_change", mode="dream", cycle_id=row.id)
+                    try:
+                        self._run_phases(row, report)
+                    finally:
+                        self.bus.publish("mode_change", mode="awake", cycle_id=row.id)
+            except Woken as woken:
+                # Recorded here, once the phase's read transaction has ended.
+                self._finish(row.id, "interrupted", woken.payload)
+                report.status = "interrupted"
+            except LeaseLost:
+                # The store is another cycle's now: this one writes nothing more, not even its end.
+                raise
+            except KeyboardInterrupt:
+                # Ctrl-C in a library caller: the unfinished phase never committed, so the cycle is
+                # left resumable exactly as a wake-up leaves it.
+                self._finish(row.id, "interrupted", {"why": "KeyboardInterrupt"})
+                raise
+            except BaseException as exc:
+                self._fail(row.id, f"{type(exc).__name__}: {exc}")
+                raise
+            finally:
+                report.seconds = time.monotonic() - started
         return report
+
+    @contextlib.contextmanager
+    def _holding(self, cycle_id: str) -> Iterator[None]:
+        """Give the lease of ``cycle_id`` back when the run ends, however it ends. A release that
+        fails while another error is on its way out does not hide that error (the lease then
+        lapses by itself, at once for this host once the process is gone)."""
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.lease.release(cycle_id)
+            raise
+        self.lease.release(cycle_id)
 
     def plan(self, *, budget: CycleBudget | None = None) -> CycleReport:
         """A dry run: execute every phase over the current store and apply nothing.
@@ -271,14 +268,13 @@ class DreamEngine:
 
     def revert(self, cycle_id: str) -> int:
         """Undo everything ``cycle_id`` wrote; keep its journal and every episode."""
-        row = self.store.cycle(cycle_id)
-        if row is None:
-            raise UnknownCycle(f"no cycle {cycle_id!r} in this store; `oneiro journal` lists them")
-        if row.status == "reverted":
-            raise CycleStateError(f"cycle {cycle_id} was already reverted")
-        if row.status == "running" and _pid_alive(row.pid):
-            raise CycleRunning(f"cycle {cycle_id} is running (pid {row.pid}); wake it before reverting")
         with self.store.transaction():
+            row = self.store.cycle(cycle_id)
+            if row is None:
+                raise UnknownCycle(f"no cycle {cycle_id!r} in this store; `oneiro journal` lists them")
+            if row.status == "reverted":
+                raise CycleStateError(f"cycle {cycle_id} was already reverted")
+            self._refuse_if_running(cycle_id)
             undone = self.store.revert_writes(cycle_id)
             self.store.update_cycle(cycle_id, status="reverted", ended_at=self.clock())
             self.store.journal_append(
@@ -286,69 +282,75 @@ class DreamEngine:
             )
         return undone
 
+    def _refuse_if_running(self, cycle_id: str) -> None:
+        """Refuse to touch ``cycle_id`` while it holds a live lease (a running cycle, here or in
+        another process); a lapsed lease it left (it crashed) is cleared."""
+        lease = self.store.lease_holder()
+        if lease is None or lease.holder != cycle_id:
+            return
+        if binding(self.store, self.lease.clock(), self.lease.host) is not None:
+            raise CycleRunning(f"{lease.describe()} is running; wake it before reverting")
+        self.store.lease_release(cycle_id)
+
     # -- begin / finish ---------------------------------------------------------------------
     def _begin(self, reason: str, budget: CycleBudget, resume: bool) -> tuple[CycleRow, bool]:
+        """Create or resume the cycle and take the dream lease for it, in one write transaction:
+        of several racers (threads, ``Memory`` objects, processes) exactly one finds the lease
+        free; the others are refused before anything is written."""
         now = self.clock()
-        key = _store_key(self.store)
-        with _ACTIVE_LOCK:
-            if key in _ACTIVE:
-                raise CycleRunning(f"cycle {_ACTIVE[key]} is running on this store")
-            # Cleared only once this run owns the store: a refused second run must not swallow a
-            # wake-up meant for the running one.
-            self._wake.clear()
-            with self.store.transaction():
-                for row in self.store.cycles_with_status("running"):
-                    if _pid_alive(row.pid) and row.pid != os.getpid():
-                        raise CycleRunning(
-                            f"cycle {row.id} is running on this store (pid {row.pid}); "
-                            "wait for it, or wake it"
-                        )
-                    if row.pid == os.getpid() and row.id in _ACTIVE.values():
-                        raise CycleRunning(f"cycle {row.id} is running on this store")
-                candidates = self.store.cycles_with_status("running", "interrupted") if resume else []
-                if candidates:
-                    row = candidates[-1]
-                    self.store.update_cycle(row.id, status="running", pid=os.getpid(), heartbeat=now)
-                    self.store.journal_append(
-                        now, "cycle_resume", {"from_phase": row.phase, "was": row.status}, cycle_id=row.id
-                    )
-                    resumed = self.store.cycle(row.id)
-                    assert resumed is not None
-                    _ACTIVE[key] = row.id
-                    return resumed, True
-                for stale in self.store.cycles_with_status("running", "interrupted"):
-                    self._fail(stale.id, "abandoned: a new cycle started without resuming it")
-                to_rowid = self.store.episode_max_rowid()
-                intake = backlog.unconsolidated(self.store, to_rowid)
-                from_rowid = intake[0][0] - 1 if intake else to_rowid
-                cycle_id = new_cycle_id(now, len(self.store.recent_cycles(1_000_000)), from_rowid, to_rowid)
-                checkpoint = {
-                    "done": [],
-                    "carry": {},
+        with self.store.transaction():
+            self.lease.refuse_if_held()
+            candidates = self.store.cycles_with_status("running", "interrupted") if resume else []
+            if candidates:
+                row = candidates[-1]
+                self._own(row.id)
+                self.store.update_cycle(row.id, status="running", pid=os.getpid(), heartbeat=now)
+                self.store.journal_append(
+                    now, "cycle_resume", {"from_phase": row.phase, "was": row.status}, cycle_id=row.id
+                )
+                resumed = self.store.cycle(row.id)
+                assert resumed is not None
+                return resumed, True
+            for stale in self.store.cycles_with_status("running", "interrupted"):
+                self._fail(stale.id, "abandoned: a new cycle started without resuming it")
+            to_rowid = self.store.episode_max_rowid()
+            intake = backlog.unconsolidated(self.store, to_rowid)
+            from_rowid = intake[0][0] - 1 if intake else to_rowid
+            cycle_id = new_cycle_id(now, len(self.store.recent_cycles(1_000_000)), from_rowid, to_rowid)
+            self._own(cycle_id)
+            checkpoint = {
+                "done": [],
+                "carry": {},
+                "from_rowid": from_rowid,
+                "to_rowid": to_rowid,
+                "intake": [list(i) for i in intake],
+                "consolidated": [],
+                "through": 0,
+                "chunk_size": self._chunk_size(),
+            }
+            self.store.create_cycle(cycle_id, now, budget.to_dict(), reason, os.getpid(), checkpoint)
+            self.store.journal_append(
+                now,
+                "cycle_start",
+                {
+                    "reason": reason,
+                    "budget": budget.to_dict(),
                     "from_rowid": from_rowid,
                     "to_rowid": to_rowid,
                     "intake": [list(i) for i in intake],
-                    "consolidated": [],
-                    "through": 0,
-                    "chunk_size": self._chunk_size(),
-                }
-                self.store.create_cycle(cycle_id, now, budget.to_dict(), reason, os.getpid(), checkpoint)
-                self.store.journal_append(
-                    now,
-                    "cycle_start",
-                    {
-                        "reason": reason,
-                        "budget": budget.to_dict(),
-                        "from_rowid": from_rowid,
-                        "to_rowid": to_rowid,
-                        "intake": [list(i) for i in intake],
-                    },
-                    cycle_id=cycle_id,
-                )
-            _ACTIVE[key] = cycle_id
+                },
+                cycle_id=cycle_id,
+            )
         row_now = self.store.cycle(cycle_id)
         assert row_now is not None
         return row_now, False
+
+    def _own(self, cycle_id: str) -> None:
+        """Take the lease for ``cycle_id`` (inside :meth:`_begin`'s transaction), then forget older
+        wake-ups: cleared only once this run owns the store, so a refused second run cannot
+        swallow a wake-up meant for the running one."""
+        self.lease.take(cycle_id)
+        self._wake.clear()
 
     def _chunk_size(self) -> int:
         """What the latest returned cycle learnt its budget allows
@@ -360,6 +362,7 @@ class DreamEngine:
     def _finish(self, cycle_id: str, status: str, payload: dict[str, Any]) -> None:
         now = self.clock()
         with self.store.transaction():
+            self.lease.confirm(cycle_id)
             self.store.update_cycle(cycle_id, status=status, ended_at=now)
             self.store.journal_append(now, f"cycle_{status}", payload, cycle_id=cycle_id)
 
@@ -372,6 +375,7 @@ class DreamEngine:
         """
         now = self.clock()
         with self.store.transaction():
+            self.lease.confirm(cycle_id)
             undone = self.store.revert_writes(cycle_id)
             self.store.update_cycle(cycle_id, status="failed", ended_at=now)
             self.store.journal_append(
@@ -524,7 +528,11 @@ class DreamEngine:
 
     def _progress(self, cycle_id: str, index: int, phase: PhaseName, state: str, **extra: Any) -> None:
         """Publish a ``dream_progress`` event: a phase's ``start`` and ``done``, and within it each
-        ``chunk`` of the intake and each ``operation`` (with ``operation``, ``op_step``, ``ops``)."""
+        ``chunk`` of the intake and each ``operation`` (with ``operation``, ``op_step``, ``ops``).
+
+        Every such step boundary is also where the cycle's lease is renewed (when its heartbeat
+        interval has passed), so a long phase keeps it as long as its steps keep coming."""
+        self.lease.renew(cycle_id)
         self.bus.publish(
             "dream_progress",
             cycle_id=cycle_id,
@@ -648,6 +656,7 @@ class DreamEngine:
         matrix = self._vectors(writes)
         now = self.clock()
         with self.store.transaction():
+            self.lease.confirm(cycle_id)
             if writes.entries:
                 self.store.add_entries(writes.entries, matrix, self.embedder.name, cycle_id)
             for update in writes.updates:

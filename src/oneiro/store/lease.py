@@ -9,12 +9,17 @@ holder (the cycle id), host, pid, when it started, the last heartbeat and when i
 * a lease is free when there is none, when it has expired (its holder stopped renewing: crashed,
   killed, or lost), or when its holder is a process on this host that no longer exists;
 * a live holder renews it with :func:`renew`; :func:`release` gives it back, only for its holder.
+
+The holder is the cycle id, so a lease names the cycle that holds the store; but a lease binds a
+*process*: the same cycle id taken again from another process (a second process resuming the
+same interrupted cycle) is refused while the first one's lease is live.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
 
 DREAM = "dream"
@@ -32,6 +37,11 @@ class Lease:
 
     def expired(self, now: float) -> bool:
         return self.expires <= now
+
+    def describe(self) -> str:
+        """Who holds it, for an error message: ``cycle X (host H, pid P, until T)``."""
+        until = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.expires))
+        return f"cycle {self.holder} (host {self.host}, pid {self.pid}, until {until})"
 
 
 def _row(r: sqlite3.Row) -> Lease:
@@ -66,12 +76,14 @@ def acquire(
     """Take ``name`` for ``holder`` unless someone else holds it; call inside a write transaction.
 
     Returns (taken, lease): on success the new lease; otherwise the lease that binds, so the caller
-    can say who holds it. The same holder taking it again renews it.
+    can say who holds it. The same holder in the same process (host and pid) taking it again
+    renews it; the same holder id from another live process is refused like any other.
     """
     current = get(conn, name)
-    if current is not None and current.holder != holder and not free(current, now, host):
+    mine = current is not None and (current.holder, current.host, current.pid) == (holder, host, pid)
+    if current is not None and not mine and not free(current, now, host):
         return False, current
-    started = current.started if current is not None and current.holder == holder else now
+    started = current.started if current is not None and mine else now
     conn.execute(
         "INSERT INTO leases (name, holder, host, pid, started, heartbeat, expires) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
