@@ -11,7 +11,8 @@ journals them and records a checkpoint, all in one transaction. Hence:
   phase and leaves it ``interrupted`` and resumable;
 - ``revert()`` undoes every write of a cycle (through the undo log) and keeps its journal and every
   episode;
-- a dry run executes the phases and applies nothing;
+- a dry run executes the phases and applies nothing: each phase's writes are laid over the store in
+  memory instead (:class:`oneiro.dream.snapshot.Overlay`), so later phases see them as in a real run;
 - NREM consumes the intake chunk by chunk; a cycle whose budget runs out ends ``partial`` and the
   episodes it did not reach stay in the backlog (:mod:`oneiro.dream.backlog`) for the next cycle;
 - every operation runs behind :mod:`oneiro.dream.boundary`: an episode it cannot process is left
