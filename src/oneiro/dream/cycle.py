@@ -11,7 +11,8 @@ journals them and records a checkpoint, all in one transaction. Hence:
   phase and leaves it ``interrupted`` and resumable;
 - ``revert()`` undoes every write of a cycle (through the undo log) and keeps its journal and every
   episode;
-- a dry run executes the phases and applies nothing;
+- a dry run executes the phases and applies nothing: each phase's writes are laid over the store in
+  memory instead (:class:`oneiro.dream.snapshot.Overlay`), so later phases see them as in a real run;
 - NREM consumes the intake chunk by chunk; a cycle whose budget runs out ends ``partial`` and the
   episodes it did not reach stay in the backlog (:mod:`oneiro.dream.backlog`) for the next cycle;
 - every operation runs behind :mod:`oneiro.dream.boundary`: an episode it cannot process is left
@@ -47,8 +48,9 @@ from oneiro.dream.boundary import MESSAGE_LIMIT, Skipped, run_guarded
 from oneiro.dream.budget import CycleBudget, PhaseBudget, phase_split
 from oneiro.dream.lease import CycleLease, binding
 from oneiro.dream.phase import PHASE_ORDER, Carry, Context, Operation, Outcome, PhaseName, Snapshot
+from oneiro.dream.plan import DreamPlan
 from oneiro.dream.report import CycleReport, PhaseReport
-from oneiro.dream.snapshot import ReadView, StoreSnapshot, reading
+from oneiro.dream.snapshot import Overlay, OverlaySnapshot, ReadView, StoreSnapshot, reading
 from oneiro.dream.writes import Note, Writes
 from oneiro.errors import CycleRunning, CycleStateError, LeaseLost, UnknownCycle
 from oneiro.events import EventBus
@@ -60,6 +62,7 @@ from oneiro.plugins import PluginError
 from oneiro.scoring import ScoringRegistry
 from oneiro.store.cycles import RETURNED_STATUSES, CycleRow
 from oneiro.store.protocol import Store
+from oneiro.store.query import EntryQuery
 
 Phases = Mapping[PhaseName, Sequence[Operation]]
 ModeScope = Callable[[str], AbstractContextManager[None]]
@@ -234,37 +237,51 @@ class DreamEngine:
             raise
         self.lease.release(cycle_id)
 
-    def plan(self, *, budget: CycleBudget | None = None) -> CycleReport:
-        """A dry run: execute every phase over the current store and apply nothing.
+    def plan(self, *, budget: CycleBudget | None = None) -> DreamPlan:
+        """A dry run: every phase's proposed writes, and nothing applied.
 
-        The operations run in dream mode, as in a real cycle (the gate shadows or skips effectful
-        dispatches), but in a copy of the caller's context, so the mode never leaks out and the
-        store's persisted mode (a write) is left alone.
+        The plan runs the real cycle's phase loop (the same chunking of NREM, the same budget
+        shares, the seeds of the id the real run starting now would take) with each phase's
+        writes laid over the store in memory (:class:`oneiro.dream.snapshot.Overlay`) instead of
+        applied, so later phases see earlier ones' writes: its INTEGRATION admits and its RETURN
+        briefs what the real run would. It plans a new cycle (a real run would first resume an
+        interrupted one). The operations run in dream mode, as in a real cycle (the gate shadows
+        or skips effectful dispatches, and records none of them), but in a copy of the caller's
+        context, so the mode never leaks out and the store's persisted mode (a write) is left alone.
         """
         return contextvars.copy_context().run(self._plan, budget or self.default_budget())
 
-    def _plan(self, budget: CycleBudget) -> CycleReport:
-        cycle_id = DRY_RUN_CYCLE
-        adopt_mode(Mode.DREAM, cycle_id)
-        to_rowid = self.store.episode_max_rowid()
-        _, new = backlog.load(self.store, backlog.unconsolidated(self.store, to_rowid))
-        report = CycleReport(
-            cycle_id, "planned", "dry-run", budget.to_dict(), new_episodes=len(new), dry_run=True
-        )
-        carry = Carry()
-        split = phase_split(budget.vitality)
-        checkpoint = {"to_rowid": to_rowid}
-        for index, phase in enumerate(PHASE_ORDER):
-            phase_budget = self._phase_budget(split[phase] * budget.wall_seconds, split[phase], budget)
-            seed = _seed(cycle_id, phase.value)
-            with reading(self.store, to_rowid) as view:
-                snap = self._snapshot(cycle_id, new, checkpoint, view)
-                outcome, phase_report = self._run_operations(
-                    phase, snap, carry, phase_budget, cycle_id, index, seed, budget.tier
-                )
-            carry = carry.joined(outcome.carry)
-            report.phases.append(phase_report)
+    def _plan(self, budget: CycleBudget) -> DreamPlan:
+        adopt_mode(Mode.DREAM, DRY_RUN_CYCLE)
+        row = self._planned_row(budget)
+        report = DreamPlan(row.id, "planned", "dry-run", row.budget, dry_run=True)
+        planner = _Planner(self, Overlay(self.store, self.embedder), report)
+        planner._run_phases(row, report)
+        report.status = "planned"
+        report.outcome = planner.overlay.entries_matching(EntryQuery(cycle=row.id))
         return report
+
+    def _planned_row(self, budget: CycleBudget) -> CycleRow:
+        """The row :meth:`_begin` would create for a new cycle now (its id, intake, checkpoint),
+        not stored."""
+        now = self.clock()
+        to_rowid = self.store.episode_max_rowid()
+        intake = backlog.unconsolidated(self.store, to_rowid)
+        from_rowid = intake[0][0] - 1 if intake else to_rowid
+        cycle_id = new_cycle_id(now, len(self.store.recent_cycles(1_000_000)), from_rowid, to_rowid)
+        checkpoint = {
+            "done": [],
+            "carry": {},
+            "from_rowid": from_rowid,
+            "to_rowid": to_rowid,
+            "intake": [list(i) for i in intake],
+            "consolidated": [],
+            "through": 0,
+            "chunk_size": self._chunk_size(),
+        }
+        return CycleRow(
+            cycle_id, now, None, "planned", None, checkpoint, budget.to_dict(), "dry-run", None, None
+        )
 
     def revert(self, cycle_id: str) -> int:
         """Undo everything ``cycle_id`` wrote; keep its journal and every episode."""
@@ -677,3 +694,43 @@ class DreamEngine:
                 self.store.update_cycle(cycle_id, status=status, ended_at=now)
                 payload = {"phases": checkpoint["done"], "left_episodes": checkpoints.left(checkpoint)}
                 self.store.journal_append(now, f"cycle_{status}", payload, cycle_id=cycle_id)
+
+
+class _Planner(DreamEngine):
+    """The engine's own phase loop, with applying redirected: each phase's (or chunk's) writes go
+    to ``overlay`` and to the plan, and every snapshot is an :class:`OverlaySnapshot`, so a plan
+    follows the real run step for step without a second copy of the loop to drift from it. It has
+    its own wake-up event: waking the memory stops real cycles, not a plan (as before)."""
+
+    def __init__(self, engine: DreamEngine, overlay: Overlay, plan: DreamPlan) -> None:
+        super().__init__(
+            engine.store,
+            engine.embedder,
+            engine.config,
+            engine.source,
+            clock=engine.clock,
+            index=engine.index,
+            bus=engine.bus,
+            scorers=engine.scorers,
+        )
+        self.overlay = overlay
+        self.plan_report = plan
+
+    def _snapshot(
+        self, cycle_id: str, new: Sequence[Episode], checkpoint: dict[str, Any], view: ReadView
+    ) -> StoreSnapshot:
+        return OverlaySnapshot(super()._snapshot(cycle_id, new, checkpoint, view), self.overlay)
+
+    def _apply(
+        self,
+        cycle_id: str,
+        phase: PhaseName,
+        writes: Writes,
+        record: tuple[str, dict[str, Any]],
+        checkpoint: dict[str, Any],
+        status: str | None,
+        brief: dict[str, Any] | None = None,
+    ) -> None:
+        """Lay the writes over the store in memory and list them in the plan; write nothing."""
+        self.overlay.apply(writes, cycle_id, self.clock())
+        self.plan_report.writes_of(phase.value).add(writes)

@@ -13,21 +13,31 @@ one while awake writers go on:
 - ``new_episodes`` is fixed when the cycle begins (the awake episodes in its intake), so a resumed
   cycle consolidates exactly what it set out to. Dream output is never in it: only awake episodes
   count as experience.
+
+A dry run applies nothing, yet its later phases must see what its earlier phases proposed (or its
+INTEGRATION would judge no entry and its RETURN brief none). :class:`Overlay` holds those writes in
+memory, applied as the cycle applies them, and :class:`OverlaySnapshot` lays them over a
+:class:`StoreSnapshot`, so each phase of a plan reads what it would read in the real run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from oneiro.backends.embedder import Embedder
 from oneiro.dream.phase import Carry
+from oneiro.dream.writes import EntryUpdate, ItemCredit, RevisionProposal, Vector, Writes
 from oneiro.index import BoolArray, Filter, VectorIndex
-from oneiro.model import Entry, Episode, Provenance
+from oneiro.model import Entry, EntryStatus, Episode, Provenance, canonical_json
+from oneiro.playbook import DREAM_PROPOSER, Item, Revision, RevisionStatus, conflicting, draft
 from oneiro.store.cycles import RETURNED_STATUSES
+from oneiro.store.entries import MUTABLE
 from oneiro.store.protocol import Store
 from oneiro.store.query import EntryQuery
 
@@ -181,3 +191,229 @@ class StoreSnapshot:
     def pending_revisions(self) -> list[Any]:
         """Playbook revisions proposed and not yet decided."""
         return self._store.playbook_revisions("proposed")
+
+
+class Overlay:
+    """The writes a dry run's phases proposed so far, applied in memory as the cycle's ``_apply``
+    applies them to the store: new entries (an id already stored or already proposed is ignored,
+    as the store's insert ignores it; an entry naming no cycle takes the plan's), entry updates
+    (applied to the overlay's copy of the entry, the stored row untouched), playbook revisions
+    (drafted against the playbook as credited so far, a conflict with a pending revision rejected,
+    as :func:`oneiro.playbook.propose_from_dream` does) and replay's credits to playbook items.
+
+    Invariant: it never writes to the store; it only reads it."""
+
+    def __init__(self, store: Store, embedder: Embedder) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._new: dict[str, Entry] = {}
+        self._changed: dict[str, Entry] = {}
+        self._vectors: dict[str, Vector] = {}
+        self._revisions: dict[str, Revision] = {}
+        self._credits: dict[str, tuple[int, int]] = {}
+
+    def apply(self, writes: Writes, cycle_id: str, now: float) -> None:
+        """Lay ``writes`` over the store, in the order the cycle applies them."""
+        self._add_entries(writes, cycle_id)
+        for update in writes.updates:
+            self._update(update)
+        for proposal in writes.revisions:
+            self._propose(proposal, cycle_id, now)
+        for credit in writes.credits:
+            self._credit(credit)
+
+    def _add_entries(self, writes: Writes, cycle_id: str) -> None:
+        fresh = [e for e in writes.entries if e.id not in self._new]
+        stored = self._store.entries([e.id for e in fresh]) if fresh else {}
+        for entry in fresh:
+            if entry.id in stored or entry.id in self._new:
+                continue
+            self._new[entry.id] = replace(entry, cycle_id=entry.cycle_id or cycle_id)
+            if entry.id in writes.vectors:
+                self._vectors[entry.id] = writes.vectors[entry.id]
+
+    def _update(self, update: EntryUpdate) -> None:
+        bad = set(update.changes) - MUTABLE
+        if bad:
+            raise ValueError(f"entry columns {sorted(bad)} cannot change")
+        current = self.entry(update.entry_id)
+        if current is None:
+            return
+        changed = replace(current, **{k: _column(k, v) for k, v in update.changes.items()})
+        if update.entry_id in self._new:
+            self._new[update.entry_id] = changed
+        else:
+            self._changed[update.entry_id] = changed
+
+    def _propose(self, proposal: RevisionProposal, cycle_id: str, now: float) -> None:
+        items, constraints = self.playbook_items(), self._store.constraints()
+        rev = draft(items, constraints, proposal, proposed_by=DREAM_PROPOSER, now=now, cycle_id=cycle_id)
+        rival = conflicting(rev, self.pending_revisions())
+        if rival is not None and rev.status == RevisionStatus.PROPOSED:
+            decision = f"conflicts with pending revision {rival.id} (same item, same base)"
+            rev = replace(
+                rev, status=RevisionStatus.REJECTED, decided_by="conflict", decided_at=now, decision=decision
+            )
+        if rev.id in self._revisions or self._store.playbook_revision(rev.id) is not None:
+            return
+        self._revisions[rev.id] = rev
+
+    def _credit(self, credit: ItemCredit) -> None:
+        helpful, harmful = self._credits.get(credit.item_id, (0, 0))
+        self._credits[credit.item_id] = (helpful + credit.helpful, harmful + credit.harmful)
+
+    # -- reads ---------------------------------------------------------------------------------
+    def entry(self, entry_id: str) -> Entry | None:
+        """The entry as the plan has it so far (proposed, or stored with the plan's updates)."""
+        known = self._new.get(entry_id) or self._changed.get(entry_id)
+        return known if known is not None else self._store.entries([entry_id]).get(entry_id)
+
+    @property
+    def new_entries(self) -> list[Entry]:
+        """Entries the plan proposed, in the order the store would have inserted them."""
+        return list(self._new.values())
+
+    def entries(self, ids: Sequence[str]) -> dict[str, Entry]:
+        stored = self._store.entries([i for i in ids if i not in self._new])
+        out = {i: self._changed.get(i, e) for i, e in stored.items()}
+        out.update({i: self._new[i] for i in ids if i in self._new})
+        return out
+
+    def entries_matching(self, query: EntryQuery) -> list[Entry]:
+        """The store's answer with the plan's updates applied and its new entries after the
+        stored ones (their rowids would be higher), in insertion order. When the plan changed a
+        stored entry, the store is asked without the filters an update can change, and those are
+        checked here on the overlay's copies, so an entry an update moves into or out of the
+        answer is counted as the real run would count it."""
+        if self._changed:
+            relaxed = replace(query, **_relaxed())
+            stored = [self._changed.get(e.id, e) for e in self._store.entries_matching(relaxed)]
+        else:
+            stored = self._store.entries_matching(replace(query, limit=None))
+        returned = self._returned_cycles() if query.returned else frozenset()
+        found = [e for e in [*stored, *self._new.values()] if _matches(e, query, returned)]
+        return found if query.limit is None else found[: query.limit]
+
+    def _returned_cycles(self) -> frozenset[str]:
+        return frozenset(c.id for c in self._store.cycles_with_status(*RETURNED_STATUSES))
+
+    def entries_citing(self, episode_ids: Sequence[str]) -> dict[str, list[str]]:
+        out = self._store.entries_citing(list(episode_ids))
+        wanted = set(episode_ids)
+        for entry in self._new.values():
+            for source in entry.sources:
+                if source in wanted:
+                    out.setdefault(source, []).append(entry.id)
+        return out
+
+    def vectors(self, ids: Sequence[str], model: str) -> dict[str, np.ndarray]:
+        """Stored vectors, and for proposed entries the vector the cycle would store: the one the
+        operation gave, else the embedder's (computed when first asked for)."""
+        out: dict[str, np.ndarray] = self._store.vectors_for([i for i in ids if i not in self._new], model)
+        missing = [i for i in ids if i in self._new and i not in self._vectors]
+        if missing:
+            embedded = self._embedder.embed([self._new[i].text for i in missing])
+            self._vectors.update(
+                {i: np.asarray(v, dtype=np.float32) for i, v in zip(missing, embedded, strict=True)}
+            )
+        out.update({i: self._vectors[i] for i in ids if i in self._new})
+        return out
+
+    def playbook_items(self) -> list[Item]:
+        items = self._store.playbook_items()
+        return [
+            replace(i, helpful=i.helpful + c[0], harmful=i.harmful + c[1])
+            if (c := self._credits.get(i.id)) is not None
+            else i
+            for i in items
+        ]
+
+    def pending_revisions(self) -> list[Revision]:
+        mine = [r for r in self._revisions.values() if r.status == RevisionStatus.PROPOSED]
+        return [*self._store.playbook_revisions(RevisionStatus.PROPOSED.value), *mine]
+
+
+def _relaxed() -> dict[str, Any]:
+    return {
+        "statuses": None,
+        "min_confidence": None,
+        "data_has": (),
+        "data_keys": (),
+        "data_lacks": (),
+        "limit": None,
+    }
+
+
+def _column(name: str, value: Any) -> Any:
+    """An update's value as the store would read it back (a status as the enum, keys as a
+    tuple, data through JSON)."""
+    if name == "status":
+        return EntryStatus(value)
+    if name == "keys":
+        return tuple(value)
+    if name == "data":
+        return json.loads(canonical_json(value))
+    return value
+
+
+def _extract(data: Mapping[str, Any], path: str) -> Any:
+    """``json_extract(data, '$.' || path)``: None when absent or null."""
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _matches(entry: Entry, q: EntryQuery, returned: frozenset[str]) -> bool:
+    """Whether ``entry`` answers ``q`` (the store's translation of it, checked in memory)."""
+    checks = (
+        q.kinds is None or entry.kind in q.kinds,
+        q.statuses is None or entry.status.value in q.statuses,
+        q.provenance is None or entry.provenance.value in q.provenance,
+        q.cycle is None or entry.cycle_id == q.cycle,
+        q.not_cycle is None or entry.cycle_id is None or entry.cycle_id != q.not_cycle,
+        q.min_confidence is None or entry.confidence >= q.min_confidence,
+        all(_extract(entry.data, p) == v for p, v in q.data_has),
+        all(_extract(entry.data, p) is not None for p in q.data_keys),
+        all(_extract(entry.data, p) is None for p in q.data_lacks),
+        q.text is None or entry.text == q.text,
+        not q.returned or entry.cycle_id is None or entry.cycle_id in returned,
+    )
+    return all(checks)
+
+
+class OverlaySnapshot(StoreSnapshot):
+    """A :class:`StoreSnapshot` with a plan's :class:`Overlay` laid over its entry and playbook
+    reads: ``entries``, ``entries_matching``, ``entries_citing``, ``vectors``, ``playbook_items``
+    and ``pending_revisions`` answer as they would once the overlay's writes were applied.
+    Episode reads, ``similar``/``similar_many`` (they search episodes only, never entries, and a
+    cycle writes no episode) and ``previous_carry`` (a plan writes no cycle) are the store's."""
+
+    def __init__(self, base: StoreSnapshot, overlay: Overlay) -> None:
+        super().__init__(
+            base._store, base._cycle_id, base._new, base._max_rowid, base._model, base._index, base._view
+        )
+        self._overlay = overlay
+
+    def with_new(self, new: Sequence[Episode]) -> OverlaySnapshot:
+        return OverlaySnapshot(super().with_new(new), self._overlay)
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        return self._overlay.vectors(ids, self._model)
+
+    def entries(self, ids: Sequence[str]) -> dict[str, Entry]:
+        return self._overlay.entries(ids)
+
+    def entries_matching(self, query: EntryQuery) -> list[Entry]:
+        return self._overlay.entries_matching(query)
+
+    def entries_citing(self, episode_ids: Sequence[str]) -> dict[str, list[str]]:
+        return self._overlay.entries_citing(episode_ids)
+
+    def playbook_items(self) -> list[Any]:
+        return self._overlay.playbook_items()
+
+    def pending_revisions(self) -> list[Any]:
+        return self._overlay.pending_revisions()
