@@ -147,3 +147,21 @@ def test_a_record_blanked_behind_forgets_back_fails_verification(store_file: Pat
         pytest.raises(oneiro.OneiroError, match="blanked"),
     ):
         m.verify_journal()
+
+
+def test_forget_is_refused_while_a_cycle_holds_the_lease_and_holds_it_while_it_works(
+    store_file: Path, clock: FakeClock
+) -> None:
+    import os
+    import socket
+    import time
+
+    with oneiro.open(store_file, embedder="hashing", clock=clock) as m:
+        host = socket.gethostname()
+        assert m.store.lease_acquire("c-busy", host, os.getpid(), time.time(), 600.0)[0]
+        with pytest.raises(InvalidInput, match=r"already dreaming: .*c-busy"):
+            m.forget(actor="maya")
+        assert m.status().episodes == 24
+        assert m.store.lease_release("c-busy")
+        m.forget(actor="maya")
+        assert m.store.lease_holder() is None and m.status().episodes == 12

@@ -5,8 +5,11 @@ Everything the CLI, the HTTP service and the MCP server do goes through these me
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from oneiro.backends import Embedder
 from oneiro.config import Config, Location, check_state_dir, load_config, locate
 from oneiro.dream.budget import CycleBudget
 from oneiro.dream.cycle import DreamEngine
+from oneiro.dream.lease import already_dreaming
 from oneiro.dream.report import CycleReport
 from oneiro.errors import ConfigError, InvalidInput, UnknownCycle
 from oneiro.events import EventBus
@@ -41,6 +45,8 @@ from oneiro.store.query import hypotheses as hypotheses_query
 from oneiro.validation import ValidationReport, Validator
 
 Clock = Callable[[], float]
+#: How long forgetting may hold the dream lease (it gives it back as soon as it is done).
+FORGET_LEASE_SECONDS = 600.0
 Progress = Callable[[int, int], None]
 
 
@@ -396,16 +402,22 @@ class Memory:
     ) -> ForgetPlan:
         """Remove episodes (named, an actor's, a session's) and what was derived from them; see
         :mod:`oneiro.forget`. ``dry_run`` returns the plan and writes nothing. Refused while a
-        cycle is running on the store, since the cycle would re-derive what goes."""
+        cycle holds the store's dream lease, since the cycle would re-derive what goes."""
         selector = Selector(tuple(episodes), actor, session)
-        running = self.store.cycles_with_status("running")
-        if running and not dry_run:
-            raise InvalidInput(
-                f"cycle {running[0].id} is dreaming on this store: wake it (or let it finish) first",
-                field="forget",
-            )
-        forget_plan = plan_forget(self.store, selector, self.config.lifecycle)
-        return forget_plan if dry_run else apply_forget(self.store, forget_plan, self.clock())
+        if dry_run:
+            return plan_forget(self.store, selector, self.config.lifecycle)
+        # Forgetting holds the dream lease while it works, so no cycle starts meanwhile and
+        # re-derives what goes; a cycle holding it now is named in the refusal.
+        holder, host = f"forget-{uuid.uuid4().hex[:12]}", socket.gethostname()
+        taken, lease = self.store.lease_acquire(holder, host, os.getpid(), time.time(), FORGET_LEASE_SECONDS)
+        if not taken:
+            assert lease is not None
+            raise InvalidInput(already_dreaming(lease, host) + "; forget once it ends", field="forget")
+        try:
+            forget_plan = plan_forget(self.store, selector, self.config.lifecycle)
+            return apply_forget(self.store, forget_plan, self.clock())
+        finally:
+            self.store.lease_release(holder)
 
     def export(self) -> Iterator[str]:
         """The store as JSON lines (:mod:`oneiro.store.transfer`): episodes, entries with their
