@@ -11,13 +11,27 @@ from typing import Any
 from oneiro.errors import InvalidInput
 from oneiro.model import Entry, EntryStatus, Provenance, Tier, canonical_json
 from oneiro.store import cycles, undo
-from oneiro.store.query import EntryQuery
+from oneiro.store.query import EntryQuery, text_key
 
 COLUMNS = (
     "id, kind, text, data, keys, provenance, tier, cycle_id, confidence, status, created_at, "
     "valid_from, valid_to, superseded_by, fitness, previous_fitness, generation, uses, helpful, "
     "harmful, confirmations, refutations, expires_at"
 )
+#: The SQL function computing :func:`oneiro.store.query.text_key` of an entry's text.
+TEXT_KEY_FUNCTION = "oneiro_text_key"
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Give ``conn`` the SQL functions entry queries use (deterministic, so SQLite may cache
+    and reorder their calls)."""
+    conn.create_function(TEXT_KEY_FUNCTION, 1, _text_key_or_null, deterministic=True)
+
+
+def _text_key_or_null(text: object) -> str | None:
+    return text_key(text) if isinstance(text, str) else None
+
+
 #: Columns an update may change; identity (id, kind, text, sources, provenance) never changes.
 MUTABLE = frozenset(
     [
@@ -200,6 +214,7 @@ def translate(query: EntryQuery) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     for column, values in (
+        ("id", query.ids),
         ("kind", query.kinds),
         ("status", query.statuses),
         ("provenance", query.provenance),
@@ -227,6 +242,8 @@ def translate(query: EntryQuery) -> tuple[str, list[Any]]:
     if query.text is not None:
         clauses.append("text = ?")
         params.append(query.text)
+    if query.text_keys is not None:
+        _in(f"{TEXT_KEY_FUNCTION}(text)", query.text_keys, clauses, params)
     if query.returned:
         clauses.append(RETURNED_CLAUSE)
     return " AND ".join(clauses) or "1", params
