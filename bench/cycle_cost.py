@@ -16,6 +16,7 @@ before and an after) are measured on the very same stores and a large store is b
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import shutil
@@ -30,6 +31,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 #: Base episodes are recorded and dreamed over in chunks of this many (a night's worth).
 BASE_CHUNK = 5_000
+#: The wall-clock budget of the build's and the measured cycle's dreams: large enough that no
+#: cycle stops early, so the base store is wholly consolidated and the measured cycle takes
+#: exactly its new episodes.
+UNLIMITED_SECONDS = 1e9
+#: New episodes of the warm-up cycle run before the measured one, so that what a fresh process
+#: does once (load the whole index, compile the date parser's patterns) is not counted as the
+#: measured cycle's cost: an agent's process dreams night after night.
+WARM_NEW = 20
+#: A build cycle that ran out of budget anyway is followed by at most this many more.
+MAX_BUILD_ROUNDS = 10
 SEED = 20250107
 LOCOMO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "locomo" / "locomo10_dev.json"
 
@@ -38,15 +49,48 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def unlimited() -> Any:
+    from oneiro.dream.budget import CycleBudget
+
+    return CycleBudget(wall_seconds=UNLIMITED_SECONDS)
+
+
+def backlog_of(memory: Any) -> int:
+    """How many awake episodes no returned cycle has consolidated."""
+    from oneiro.dream import backlog
+
+    return int(backlog.signals(memory.store)[0])
+
+
+def warm_up(memory: Any, gen: Any) -> None:
+    """One small cycle, then the backlog checked empty again."""
+    memory.record_many([e.record() for e in gen.episodes(WARM_NEW)])
+    memory.dream(reason="warm-up", budget=unlimited())
+    left = backlog_of(memory)
+    if left != 0:
+        raise RuntimeError(f"the warm-up cycle left {left} unconsolidated episodes")
+
+
+def consolidate(memory: Any) -> None:
+    """Dream until the backlog is empty (each dream with an unlimited budget)."""
+    for _ in range(MAX_BUILD_ROUNDS):
+        memory.dream(reason="base", budget=unlimited())
+        if backlog_of(memory) == 0:
+            return
+    raise RuntimeError(f"the base store still has {backlog_of(memory)} unconsolidated episodes")
+
+
 def build_store(path: Path, size: int, gen: Any) -> float:
-    """Record ``size`` episodes into a new store at ``path``, dreaming after each chunk; seconds."""
+    """Record ``size`` episodes into a new store at ``path``, dreaming after each chunk until
+    everything is consolidated; seconds."""
     import oneiro
 
     memory = oneiro.open(path, embedder="hashing")
     started = time.perf_counter()
     for start in range(0, size, BASE_CHUNK):
         memory.record_many([e.record() for e in gen.episodes(min(BASE_CHUNK, size - start))])
-        memory.dream(reason="base")
+        consolidate(memory)
+        print(f"built {start + BASE_CHUNK} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     memory.close()
     return time.perf_counter() - started
 
@@ -99,11 +143,17 @@ def measure_synthetic(
     with tempfile.TemporaryDirectory() as tmp:
         build_s = cached_store(cache, size, Path(tmp), gen)
         memory = oneiro.open(Path(tmp) / "store.db", embedder="hashing")
+        backlog = backlog_of(memory)
+        if backlog != 0:
+            raise RuntimeError(f"the base store has {backlog} unconsolidated episodes")
         rss_before = peak_rss_mb()
+        warm_up(memory, gen)
         memory.record_many([e.record() for e in gen.episodes(new)])
         started = time.perf_counter()
-        report = profiled(lambda: memory.dream(reason="measured"), profile)
+        report = profiled(lambda: memory.dream(reason="measured", budget=unlimited()), profile)
         seconds = time.perf_counter() - started
+        if report.new_episodes != new or report.left_episodes != 0:
+            raise RuntimeError(f"the cycle took {report.new_episodes} of {new} new episodes")
         out = {
             "store_episodes": size,
             "new_episodes": report.new_episodes,
@@ -117,6 +167,34 @@ def measure_synthetic(
         }
         memory.close()
         return out
+
+
+#: The fixed clock of a proposals run, so that two runs (two trees) stamp the same times.
+PROPOSALS_NOW = 1_800_000_000.0
+
+
+def proposals(size: int, new: int, cache: Path) -> dict[str, Any]:
+    """What one cycle over ``new`` new episodes proposes on a copy of the cached ``size`` store:
+    every entry of the store afterwards (what the cycle wrote and what it changed), minus the
+    cycle's own random id. Two trees that propose the same give the same answer."""
+    import oneiro
+    from oneiro.store.query import EntryQuery
+    from textgen import TextGen
+
+    gen = TextGen(SEED)
+    with tempfile.TemporaryDirectory() as tmp:
+        cached_store(cache, size, Path(tmp), gen)
+        memory = oneiro.open(Path(tmp) / "store.db", embedder="hashing", clock=lambda: PROPOSALS_NOW)
+        memory.record_many([e.record() for e in gen.episodes(new)])
+        report = memory.dream(reason="measured", budget=unlimited())
+        rows = []
+        for entry in memory.store.entries_matching(EntryQuery()):
+            row = dataclasses.asdict(entry)
+            if row.get("cycle_id") == report.cycle_id:
+                row["cycle_id"] = "measured"
+            rows.append(row)
+        memory.close()
+    return {"new_episodes": report.new_episodes, "entries": rows}
 
 
 def measure_locomo(path: Path) -> dict[str, Any]:
@@ -163,9 +241,16 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("bench/results/cycle_cost.json"))
     parser.add_argument("--cache", type=Path, help="keep built stores here and measure on copies")
     parser.add_argument("--profile", type=Path, help="write a cProfile of each measured cycle here")
+    parser.add_argument(
+        "--proposals", help="SIZE,NEW: print what one cycle proposes on the cached store (needs --cache)"
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--one-locomo", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.proposals:
+        size, new = (int(x) for x in args.proposals.split(","))
+        print(json.dumps(proposals(size, new, args.cache), sort_keys=True, default=str))
+        return 0
     if args.one:
         size, new = (int(x) for x in args.one.split(","))
         profile = args.profile / f"profile-{size}-{new}.txt" if args.profile else None

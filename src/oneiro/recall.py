@@ -35,8 +35,10 @@ CONCURRENT_MIN_ITEMS = 50_000
 
 class IndexCache:
     """Keeps an in-memory index in step with the store, cheaply: new vectors are appended, and a
-    full reload happens only when vectors were deleted (a revert). Entry visibility is refreshed
-    when the store's entries version moves."""
+    full reload happens only when vectors were deleted (a revert). Entry visibility (``hidden``)
+    is refreshed when the store's entries version moved, and only when it is asked for: a dream
+    searches episodes only, so its searches never pay for re-reading every entry's visibility
+    after each of its writes."""
 
     def __init__(self, store: Store, model: str, floor: float) -> None:
         self.store = store
@@ -46,9 +48,11 @@ class IndexCache:
         self.index: VectorIndex = NumpyIndex()
         self._rowid = 0
         self._epoch = -1
+        #: The entries version ``_hidden`` was computed at, and the newest one :meth:`sync` saw.
         self._entries_version = -1
+        self._seen_version = -1
         self._entry_ids: list[str] = []
-        self.hidden: set[str] = set()
+        self._hidden: set[str] = set()
 
     def sync(self) -> VectorIndex:
         with self._lock:
@@ -63,11 +67,19 @@ class IndexCache:
                 self._rowid = rowid
                 if any(t == "entry" for t in rows.types):
                     self._entries_version = -1
-            if entries_version != self._entries_version:
-                visible = self.store.visible_entries(self._entry_ids, self.floor)
-                self.hidden = set(self._entry_ids) - visible
-                self._entries_version = entries_version
+            self._seen_version = entries_version
             return self.index
+
+    @property
+    def hidden(self) -> set[str]:
+        """The indexed entries recall may not return, as of the entries version the latest
+        :meth:`sync` saw."""
+        with self._lock:
+            if self._seen_version != self._entries_version:
+                visible = self.store.visible_entries(self._entry_ids, self.floor)
+                self._hidden = set(self._entry_ids) - visible
+                self._entries_version = self._seen_version
+            return self._hidden
 
 
 @dataclass(frozen=True)

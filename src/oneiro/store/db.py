@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from oneiro.errors import NotAStore, StoreError, StorePathError, StoreReadOnly
+from oneiro.store import entries
 
 MEMORY = ":memory:"
 #: The first 16 bytes of every SQLite database file (https://www.sqlite.org/fileformat.html).
@@ -127,6 +128,7 @@ class Database:
 
     def _configure(self, conn: sqlite3.Connection) -> None:
         conn.row_factory = sqlite3.Row
+        entries.register_functions(conn)
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         conn.execute("PRAGMA foreign_keys = ON")
         if self._accept is not None:

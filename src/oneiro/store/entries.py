@@ -11,13 +11,27 @@ from typing import Any
 from oneiro.errors import InvalidInput
 from oneiro.model import Entry, EntryStatus, Provenance, Tier, canonical_json
 from oneiro.store import cycles, undo
-from oneiro.store.query import EntryQuery
+from oneiro.store.query import EntryQuery, text_key
 
 COLUMNS = (
     "id, kind, text, data, keys, provenance, tier, cycle_id, confidence, status, created_at, "
     "valid_from, valid_to, superseded_by, fitness, previous_fitness, generation, uses, helpful, "
     "harmful, confirmations, refutations, expires_at"
 )
+#: The SQL function computing :func:`oneiro.store.query.text_key` of an entry's text.
+TEXT_KEY_FUNCTION = "oneiro_text_key"
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Give ``conn`` the SQL functions entry queries use (deterministic, so SQLite may cache
+    and reorder their calls)."""
+    conn.create_function(TEXT_KEY_FUNCTION, 1, _text_key_or_null, deterministic=True)
+
+
+def _text_key_or_null(text: object) -> str | None:
+    return text_key(text) if isinstance(text, str) else None
+
+
 #: Columns an update may change; identity (id, kind, text, sources, provenance) never changes.
 MUTABLE = frozenset(
     [
@@ -199,15 +213,19 @@ def translate(query: EntryQuery) -> tuple[str, list[Any]]:
     """The WHERE clause (and its parameters) of an :class:`~oneiro.store.query.EntryQuery`."""
     clauses: list[str] = []
     params: list[Any] = []
+    # Given ids, the primary key is the plan: a unary + keeps SQLite off the status and cycle
+    # indexes, which would scan every entry of a status to find a handful of ids.
+    plain = "+" if query.ids is not None else ""
     for column, values in (
+        ("id", query.ids),
         ("kind", query.kinds),
-        ("status", query.statuses),
+        (f"{plain}status", query.statuses),
         ("provenance", query.provenance),
     ):
         if values is not None:
             _in(column, values, clauses, params)
     if query.cycle is not None:
-        clauses.append("cycle_id = ?")
+        clauses.append(f"{plain}cycle_id = ?")
         params.append(query.cycle)
     if query.not_cycle is not None:
         clauses.append("(cycle_id IS NULL OR cycle_id != ?)")
@@ -216,8 +234,10 @@ def translate(query: EntryQuery) -> tuple[str, list[Any]]:
         clauses.append("confidence >= ?")
         params.append(query.min_confidence)
     for path, value in query.data_has:
-        clauses.append("json_extract(data, ?) = ?")
-        params.extend((_json_path(path), value))
+        # The path is written into the SQL (it is dotted plain names), so that an index on the
+        # same expression serves it (see migration ``entry_identity``).
+        clauses.append(f"json_extract(data, '{_json_path(path)}') = ?")
+        params.append(value)
     for path in query.data_keys:
         clauses.append("json_extract(data, ?) IS NOT NULL")
         params.append(_json_path(path))
@@ -227,6 +247,8 @@ def translate(query: EntryQuery) -> tuple[str, list[Any]]:
     if query.text is not None:
         clauses.append("text = ?")
         params.append(query.text)
+    if query.text_keys is not None:
+        _in(f"{TEXT_KEY_FUNCTION}(text)", query.text_keys, clauses, params)
     if query.returned:
         clauses.append(RETURNED_CLAUSE)
     return " AND ".join(clauses) or "1", params

@@ -299,6 +299,13 @@ CREATE TABLE leases (
 );
 """
 
+#: Supersession hypotheses looked up by the claim they make (``data.identity``), so that asking
+#: whether a claim is already live reads that claim's rows, not every live entry. The expression
+#: is the one :func:`oneiro.store.entries.translate` writes for ``data_has=(("identity", ...),)``.
+ENTRY_IDENTITY = """
+CREATE INDEX entries_data_identity ON entries(json_extract(data, '$.identity'));
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _script(INITIAL)),
     Migration(2, "playbook", _script(PLAYBOOK)),
@@ -306,6 +313,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "episode_observation", _script(EPISODE_OBSERVATION)),
     Migration(5, "forgetting", _script(FORGETTING)),
     Migration(6, "leases", _script(LEASES)),
+    Migration(7, "entry_identity", _script(ENTRY_IDENTITY)),
 )
 
 # A cycle's playbook proposals revert with the cycle, like its entries.

@@ -30,6 +30,12 @@ def _path(path: str) -> str:
     return path
 
 
+def text_key(text: str) -> str:
+    """An entry text's comparison key: case-folded, whitespace runs collapsed, ends stripped (two
+    texts that say the same thing but for case and spacing share it)."""
+    return " ".join(text.casefold().split())
+
+
 def _strings(values: Iterable[str] | None) -> tuple[str, ...] | None:
     return None if values is None else tuple(str(v) for v in values)
 
@@ -38,18 +44,20 @@ def _strings(values: Iterable[str] | None) -> tuple[str, ...] | None:
 class EntryQuery:
     """Which entries to return.
 
-    - ``kinds``, ``statuses``, ``provenance``: the entry's value is one of these;
+    - ``ids``, ``kinds``, ``statuses``, ``provenance``: the entry's value is one of these;
     - ``cycle``: written by this cycle; ``not_cycle``: awake-made or written by any other cycle;
     - ``min_confidence``: confidence at least this;
     - ``data_has``: ``(path, value)`` pairs the entry's ``data`` holds exactly (``"test.context"``
       reads ``data["test"]["context"]``); ``data_keys``: paths present (not null);
       ``data_lacks``: paths absent or null;
-    - ``text``: the entry's text is exactly this;
+    - ``text``: the entry's text is exactly this; ``text_keys``: the entry's :func:`text_key` is
+      one of these (so a duplicate check reads only the candidates, not every entry of a kind);
     - ``returned``: only awake-made entries and those of returned cycles;
     - ``limit``: at most this many (the oldest first).
     """
 
     kinds: tuple[str, ...] | None = None
+    ids: tuple[str, ...] | None = None
     statuses: tuple[str, ...] | None = None
     provenance: tuple[str, ...] | None = None
     cycle: str | None = None
@@ -59,13 +67,16 @@ class EntryQuery:
     data_keys: tuple[str, ...] = ()
     data_lacks: tuple[str, ...] = ()
     text: str | None = None
+    text_keys: tuple[str, ...] | None = None
     returned: bool = False
     limit: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", _strings(self.kinds))
+        object.__setattr__(self, "ids", _strings(self.ids))
         object.__setattr__(self, "statuses", _strings(self.statuses))
         object.__setattr__(self, "provenance", _strings(self.provenance))
+        object.__setattr__(self, "text_keys", _strings(self.text_keys))
         object.__setattr__(self, "data_has", tuple((_path(p), v) for p, v in self.data_has))
         object.__setattr__(self, "data_keys", tuple(_path(p) for p in self.data_keys))
         object.__setattr__(self, "data_lacks", tuple(_path(p) for p in self.data_lacks))

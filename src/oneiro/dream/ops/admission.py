@@ -27,7 +27,7 @@ from oneiro.dream.ops.poisoning import signatures
 from oneiro.dream.phase import AdmissionSummary, Carry, Context, Outcome, Snapshot
 from oneiro.dream.writes import EntryUpdate, Note, Writes
 from oneiro.model import Entry, EntryStatus, Provenance, Tier
-from oneiro.store.query import EntryQuery
+from oneiro.store.query import EntryQuery, text_key
 
 #: Kinds that only restate their sources (NREM's extractive consolidation), or compute from them
 #: alone: a ``rescore`` is a registered scorer applied to inputs its episode recorded, so nothing
@@ -43,8 +43,8 @@ def is_extractive(entry: Entry) -> bool:
     return entry.kind in EXTRACTIVE_KINDS or entry.data.get("extractive") is True
 
 
-def normalise(text: str) -> str:
-    return " ".join(text.casefold().split())
+#: Two entries of one kind are duplicates when their texts share this key.
+normalise = text_key
 
 
 class Admission:
@@ -156,7 +156,9 @@ def _judge(
 
 
 def _duplicates(snap: Snapshot, ctx: Context, mine: Sequence[Entry], report: _Report) -> list[EntryUpdate]:
-    """Supersede duplicates of existing active entries (never delete)."""
+    """Supersede duplicates of existing active entries (never delete). Only the existing entries
+    whose text key one of ``checked`` has are read: the cost follows the cycle's entries, not
+    the store's."""
     checked = [e for e in mine if e.kind not in PER_EPISODE_KINDS and not e.data.get("quarantine")]
     kinds = sorted({e.kind for e in checked})
     if not kinds:
@@ -166,6 +168,7 @@ def _duplicates(snap: Snapshot, ctx: Context, mine: Sequence[Entry], report: _Re
             kinds=tuple(kinds),
             statuses=(EntryStatus.ACTIVE, EntryStatus.VALIDATED),
             not_cycle=ctx.cycle_id,
+            text_keys=tuple(sorted({normalise(e.text) for e in checked})),
         )
     )
     index = {(e.kind, normalise(e.text)): e for e in existing}

@@ -82,6 +82,33 @@ def is_update(newer: Episode, older: Episode) -> bool:
     return bool(values(newer.text) ^ values(older.text))
 
 
+class LiveClaims:
+    """The identities of live supersession hypotheses, asked for one claim at a time: a stored
+    hypothesis records its identity in ``data``, so each question reads only the hypotheses of
+    that identity, and a cycle's cost follows its candidate updates, not every hypothesis the
+    store holds. Hypotheses stored without a recorded identity are read once, on the first
+    question, and their identity recomputed. ``add`` records a claim this cycle proposes."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
+        self._known: set[str] = set()
+        self._unrecorded: set[str] | None = None
+
+    def holds(self, key: str) -> bool:
+        if key in self._known:
+            return True
+        if self._unrecorded is None:
+            query = EntryQuery(kinds=("supersession",), statuses=LIVE, data_lacks=("identity",))
+            self._unrecorded = {entry_identity(e) for e in self._snap.entries_matching(query)}
+        if key in self._unrecorded:
+            return True
+        query = EntryQuery(kinds=("supersession",), statuses=LIVE, data_has=(("identity", key),), limit=1)
+        return bool(self._snap.entries_matching(query))
+
+    def add(self, key: str) -> None:
+        self._known.add(key)
+
+
 class Supersession:
     name = "supersession"
     tier = Tier.T0
@@ -93,10 +120,7 @@ class Supersession:
         keys_of: dict[str, str] = dict(carry.keys_entries or {})
         writes = Writes()
         merged = updates = 0
-        live = {
-            entry_identity(e)
-            for e in snap.entries_matching(EntryQuery(kinds=("supersession",), statuses=LIVE))
-        }
+        live = LiveClaims(snap)
         candidates = self._candidates(snap, new, vectors)
         for i, ep in enumerate(new):
             if ctx.budget.exhausted():
@@ -176,12 +200,12 @@ class Supersession:
         sim: float,
         keys_of: dict[str, str],
         writes: Writes,
-        live: set[str],
+        live: LiveClaims,
     ) -> int:
         """Propose that ``newer`` replaces ``older``, unless an equal hypothesis is live (``live``
         grows with each proposal, so one cycle never proposes the same claim twice)."""
         key = identity(newer.actor, newer.text, older.text)
-        if key in live:
+        if live.holds(key):
             return 0
         live.add(key)
         text = f'Update: "{newer.text}" replaces "{older.text}"'

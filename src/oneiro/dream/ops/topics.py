@@ -27,6 +27,7 @@ from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
 from oneiro.dream.writes import EntryUpdate, Writes
 from oneiro.index import top_n_within
 from oneiro.model import Entry, EntryStatus, Episode, Tier
+from oneiro.store.query import EntryQuery
 
 #: Older neighbours looked up per new episode.
 NEIGHBOURS = 8
@@ -153,16 +154,17 @@ class TopicCommunities:
             )
 
     def _older_topics(self, snap: Snapshot, members: list[str]) -> list[Entry]:
-        """Active topics from earlier cycles most of whose members this topic covers."""
+        """Active topics from earlier cycles most of whose members this topic covers, in id order.
+        Only the active topics among the entries citing the members are read (not the keys,
+        contexts and superseded topics that cite them too, which pile up as the store grows)."""
         citing = snap.entries_citing(members)
-        candidate_ids = {e for m in members for e in citing.get(m, [])}
-        found = snap.entries(sorted(candidate_ids)) if candidate_ids else {}
+        candidate_ids = sorted({e for m in members for e in citing.get(m, [])})
+        query = EntryQuery(ids=tuple(candidate_ids), kinds=("topic",), statuses=(EntryStatus.ACTIVE,))
+        found = sorted(snap.entries_matching(query), key=lambda t: t.id) if candidate_ids else []
         mine = set(members)
         return [
             t
-            for t in found.values()
-            if t.kind == "topic"
-            and t.status == EntryStatus.ACTIVE
-            and t.cycle_id != snap.cycle_id
+            for t in found
+            if t.cycle_id != snap.cycle_id
             and len(mine & set(t.sources)) >= SUPERSEDE_OVERLAP * len(t.sources)
         ]
