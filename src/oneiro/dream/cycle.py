@@ -261,15 +261,15 @@ class DreamEngine:
         report.outcome = planner.overlay.entries_matching(EntryQuery(cycle=row.id))
         return report
 
-    def _planned_row(self, budget: CycleBudget) -> CycleRow:
-        """The row :meth:`_begin` would create for a new cycle now (its id, intake, checkpoint),
-        not stored."""
-        now = self.clock()
+    def _new_cycle(self, now: float) -> tuple[str, dict[str, Any]]:
+        """The id and first checkpoint of a cycle starting now: its intake is every unconsolidated
+        awake episode up to the current high-water mark. A real start and a plan share it, so a
+        dry run plans exactly the cycle a real run would begin."""
         to_rowid = self.store.episode_max_rowid()
         intake = backlog.unconsolidated(self.store, to_rowid)
         from_rowid = intake[0][0] - 1 if intake else to_rowid
         cycle_id = new_cycle_id(now, len(self.store.recent_cycles(1_000_000)), from_rowid, to_rowid)
-        checkpoint = {
+        return cycle_id, {
             "done": [],
             "carry": {},
             "from_rowid": from_rowid,
@@ -279,6 +279,12 @@ class DreamEngine:
             "through": 0,
             "chunk_size": self._chunk_size(),
         }
+
+    def _planned_row(self, budget: CycleBudget) -> CycleRow:
+        """The row :meth:`_begin` would create for a new cycle now (its id, intake, checkpoint),
+        not stored."""
+        now = self.clock()
+        cycle_id, checkpoint = self._new_cycle(now)
         return CycleRow(
             cycle_id, now, None, "planned", None, checkpoint, budget.to_dict(), "dry-run", None, None
         )
@@ -330,21 +336,8 @@ class DreamEngine:
                 return resumed, True
             for stale in self.store.cycles_with_status("running", "interrupted"):
                 self._fail(stale.id, "abandoned: a new cycle started without resuming it")
-            to_rowid = self.store.episode_max_rowid()
-            intake = backlog.unconsolidated(self.store, to_rowid)
-            from_rowid = intake[0][0] - 1 if intake else to_rowid
-            cycle_id = new_cycle_id(now, len(self.store.recent_cycles(1_000_000)), from_rowid, to_rowid)
+            cycle_id, checkpoint = self._new_cycle(now)
             self._own(cycle_id)
-            checkpoint = {
-                "done": [],
-                "carry": {},
-                "from_rowid": from_rowid,
-                "to_rowid": to_rowid,
-                "intake": [list(i) for i in intake],
-                "consolidated": [],
-                "through": 0,
-                "chunk_size": self._chunk_size(),
-            }
             self.store.create_cycle(cycle_id, now, budget.to_dict(), reason, os.getpid(), checkpoint)
             self.store.journal_append(
                 now,
@@ -352,9 +345,9 @@ class DreamEngine:
                 {
                     "reason": reason,
                     "budget": budget.to_dict(),
-                    "from_rowid": from_rowid,
-                    "to_rowid": to_rowid,
-                    "intake": [list(i) for i in intake],
+                    "from_rowid": checkpoint["from_rowid"],
+                    "to_rowid": checkpoint["to_rowid"],
+                    "intake": checkpoint["intake"],
                 },
                 cycle_id=cycle_id,
             )
