@@ -9,7 +9,6 @@ import io
 import json
 import re
 import sqlite3
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
-from typer.testing import CliRunner
 
 from conftest import dump_file
-from oneiro.cli import awake, main
+from oneiro.cli import awake
 from oneiro.memory import Memory
+from test_cli_awake import jsonl, run
 from test_store_paths import immutable
 
 GOOD = [
@@ -35,21 +34,6 @@ GOOD = [
 ]
 
 
-def jsonl(records: list[Any]) -> bytes:
-    return b"".join(json.dumps(r).encode() + b"\n" for r in records)
-
-
-def run(monkeypatch: pytest.MonkeyPatch, *args: str, stdin: bytes | None = None) -> tuple[int, str]:
-    """Run ``oneiro.cli.main`` as the console script does; return (exit status, all output)."""
-    monkeypatch.setattr(sys, "argv", ["oneiro", *args])
-    with CliRunner().isolation(input=stdin) as (_out, _err, both):
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        output = both.getvalue().decode()
-    return code, output
 
 
 def one_line_error(out: str) -> bool:

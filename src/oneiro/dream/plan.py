@@ -12,29 +12,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oneiro.dream.report import CycleReport
-from oneiro.dream.writes import EntryUpdate, ItemCredit, Note, Prediction, RevisionProposal, Writes
+from oneiro.dream.writes import Writes
 from oneiro.model import Entry
 
 
 @dataclass
-class PhaseWrites:
-    """Every write one phase proposed (all its chunks, in order)."""
+class PhaseWrites(Writes):
+    """Every write one phase proposed (all its chunks, in order): :class:`Writes` with the phase
+    it came from."""
 
-    phase: str
-    entries: list[Entry] = field(default_factory=list)
-    updates: list[EntryUpdate] = field(default_factory=list)
-    predictions: list[Prediction] = field(default_factory=list)
-    revisions: list[RevisionProposal] = field(default_factory=list)
-    credits: list[ItemCredit] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
+    phase: str = ""
 
     def add(self, writes: Writes) -> None:
-        self.entries.extend(writes.entries)
-        self.updates.extend(writes.updates)
-        self.predictions.extend(writes.predictions)
-        self.revisions.extend(writes.revisions)
-        self.credits.extend(writes.credits)
-        self.notes.extend(writes.notes)
+        self.extend(writes)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -85,7 +75,7 @@ class DreamPlan(CycleReport):
         for mine in self.proposed:
             if mine.phase == phase:
                 return mine
-        mine = PhaseWrites(phase)
+        mine = PhaseWrites(phase=phase)
         self.proposed.append(mine)
         return mine
 

@@ -357,7 +357,8 @@ def _column(name: str, value: Any) -> Any:
 
 
 def _extract(data: Mapping[str, Any], path: str) -> Any:
-    """``json_extract(data, '$.' || path)``: None when absent or null."""
+    """The value at the dotted ``path`` of ``data``, as the store's data filters read it: None when
+    absent or null."""
     node: Any = data
     for part in path.split("."):
         if not isinstance(node, Mapping) or part not in node:
