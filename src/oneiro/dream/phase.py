@@ -102,6 +102,20 @@ class RevisionSummary(TypedDict):
     reason: str
 
 
+class ImaginedReturn(TypedDict):
+    """REM's imagined return of one action (a strategy) over the decisions it replayed: the mean
+    outcome the store's causal model imagines under do(action), its 90% interval, how many
+    decisions it was imagined over and how often the action was really taken. EVOLUTION's
+    replicator step reads these; they are dream output and never evidence."""
+
+    action: str
+    mean: float
+    low: float
+    high: float
+    n: int
+    observed: int
+
+
 class BacklogSummary(TypedDict):
     """What the cycle set out to consolidate, what it consolidated and what it left."""
 
@@ -120,7 +134,8 @@ class Carry:
 
     Fields: ``residue`` (ONSET), ``replay`` (the selection), ``trajectories`` (forward replay),
     ``keys_entries`` (episode id -> its keys entry), ``rescoring_cursor`` (scorer -> mark),
-    ``threats``, ``predictions`` and ``counterfactuals`` (REM's), ``admission`` and ``revisions``
+    ``threats``, ``predictions``, ``counterfactuals`` and ``imagined_returns`` (REM's),
+    ``admission`` and ``revisions``
     (INTEGRATION's), ``backlog`` (the cycle's, for the brief) and ``brief`` (RETURN's)."""
 
     residue: Residue | None = None
@@ -131,6 +146,7 @@ class Carry:
     threats: list[Finding] | None = None
     predictions: list[Finding] | None = None
     counterfactuals: list[Finding] | None = None
+    imagined_returns: list[ImaginedReturn] | None = None
     admission: AdmissionSummary | None = None
     revisions: list[RevisionSummary] | None = None
     backlog: BacklogSummary | None = None
