@@ -166,3 +166,26 @@ def test_index_searches_never_reread_entry_visibility(memory: Memory) -> None:
 @pytest.mark.parametrize("text", ["same", "  Same "])
 def test_text_key_is_what_admission_compares(text: str) -> None:
     assert text_key(text) == "same"
+
+
+def test_a_returned_cycle_keeps_no_per_episode_working_state(memory: Memory) -> None:
+    """A returned cycle's checkpoint holds what later cycles read (the backlog's intervals,
+    re-scoring's cursor, the brief), not the replay picks and keys map its own phases passed on:
+    those grow with what it consolidated, and every later cycle reads past checkpoints."""
+    from oneiro.dream.phase import WORKING_FIELDS
+
+    memory.record_many([{"text": f"the deploy of service {i} failed at step {i % 7}"} for i in range(40)])
+    report = memory.dream(reason="test")
+    assert report.status == "completed"
+    row = memory.store.cycle(report.cycle_id)
+    assert row is not None
+    carry = row.checkpoint["carry"]
+    assert not WORKING_FIELDS & set(carry), sorted(WORKING_FIELDS & set(carry))
+    assert "backlog" in carry and row.checkpoint["consolidated"]
+    assert memory.store.cycle_count() == 1
+    memory.record_many([{"text": "the search service failed at step 3"}])
+    memory.dream(reason="again")
+    assert memory.store.cycle_count() == 2
+    from oneiro.dream import backlog
+
+    assert backlog.unconsolidated(memory.store) == []

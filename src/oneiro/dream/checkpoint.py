@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from oneiro.dream.phase import PHASE_ORDER, BacklogSummary, Carry, PhaseName
+from oneiro.dream.phase import PHASE_ORDER, WORKING_FIELDS, BacklogSummary, Carry, PhaseName
 from oneiro.dream.report import PhaseReport
 
 #: New episodes a chunked phase consolidates per chunk. Each chunk is applied and checkpointed on
@@ -72,6 +72,14 @@ def ran_out_of_budget(report: PhaseReport) -> bool:
 def carry_of(checkpoint: dict[str, Any]) -> Carry:
     """What the checkpoint says earlier phases carried."""
     return Carry.from_json(checkpoint.get("carry"))
+
+
+def settled(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint a cycle keeps once it has returned: its carry without the working state
+    (:data:`oneiro.dream.phase.WORKING_FIELDS`) that only its own later phases read, so what reads
+    past checkpoints costs what the cycles were, not what they consolidated."""
+    carry = {k: v for k, v in dict(checkpoint.get("carry") or {}).items() if k not in WORKING_FIELDS}
+    return {**checkpoint, "carry": carry}
 
 
 def phase_payload(report: PhaseReport) -> dict[str, Any]:

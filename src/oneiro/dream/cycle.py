@@ -268,7 +268,7 @@ class DreamEngine:
         to_rowid = self.store.episode_max_rowid()
         intake = backlog.unconsolidated(self.store, to_rowid)
         from_rowid = intake[0][0] - 1 if intake else to_rowid
-        cycle_id = new_cycle_id(now, len(self.store.recent_cycles(1_000_000)), from_rowid, to_rowid)
+        cycle_id = new_cycle_id(now, self.store.cycle_count(), from_rowid, to_rowid)
         return cycle_id, {
             "done": [],
             "carry": {},
@@ -441,6 +441,8 @@ class DreamEngine:
             checkpoint = {**checkpoint, "done": done, "carry": carry.to_json(), "ran_out": ran_out}
             last = phase == PHASE_ORDER[-1]
             status = self._status(checkpoint, len(new)) if last else None
+            if last:
+                checkpoint = checkpoints.settled(checkpoint)
             brief = outcome.carry.brief if last else None
             record = ("phase", checkpoints.phase_payload(phase_report))
             self._apply(row.id, phase, outcome.writes, record, checkpoint, status, brief)

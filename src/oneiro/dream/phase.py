@@ -197,6 +197,14 @@ class Carry:
         return cls(**values)
 
 
+#: Carry fields that are working state within one cycle, sized by its intake (an entry per new
+#: episode): later phases of the same cycle read them, a returned cycle's checkpoint drops them.
+#: Kept, every past cycle's checkpoint would grow with the experience it consolidated, and what
+#: reads past checkpoints (the backlog, :meth:`Snapshot.previous_carry`) would grow with the
+#: store. What outlives a cycle (re-scoring's cursor, REM's and EVOLUTION's summaries, the brief)
+#: stays.
+WORKING_FIELDS = frozenset({"residue", "replay", "trajectories", "keys_entries"})
+
 #: Carry fields that are JSON objects (the rest are arrays).
 _OBJECTS = frozenset({"residue", "keys_entries", "rescoring_cursor", "admission", "backlog", "brief"})
 

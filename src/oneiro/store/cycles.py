@@ -84,6 +84,10 @@ def with_status(conn: sqlite3.Connection, *statuses: str) -> list[CycleRow]:
     ]
 
 
+def count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM cycles").fetchone()[0])
+
+
 def recent(conn: sqlite3.Connection, limit: int = 20) -> list[CycleRow]:
     return [
         _row(r)

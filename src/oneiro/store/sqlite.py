@@ -331,6 +331,10 @@ class SQLiteStore(RowMethods):
     def recent_cycles(self, limit: int = 20) -> list[cycles.CycleRow]:
         return cycles.recent(self.db.conn(), limit)
 
+    def cycle_count(self) -> int:
+        """How many cycles the store holds, whatever their status (no checkpoint is read)."""
+        return cycles.count(self.db.conn())
+
     def revert_writes(self, cycle_id: str) -> int:
         """Undo every write logged for ``cycle_id`` (inside the caller's transaction)."""
         with self.db.write() as conn:
