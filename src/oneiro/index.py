@@ -7,6 +7,7 @@ session, actor, episode or entry) as numpy arrays, so a filter is a vectorised m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -200,19 +201,7 @@ class NumpyIndex:
         return [self.ids[i] for i in top], [float(scores[i]) for i in top]
 
     def _top(self, scores: Matrix, n: int) -> list[int]:
-        """Positions of the ``n`` best finite scores, best first, equal scores in item-id order.
-
-        Ties are broken by id, not by position, so that the same items give the same answer in
-        any index, whatever else it holds and in what order rows were added: a cycle resumed in
-        another process (whose index was loaded in another order) finds the same neighbours."""
-        cand = np.argpartition(-scores, n - 1)[:n]
-        kth = scores[cand].min()
-        if np.isfinite(kth) and np.count_nonzero(scores == kth) > np.count_nonzero(scores[cand] == kth):
-            above = np.flatnonzero(scores > kth)
-            tied = sorted(np.flatnonzero(scores == kth).tolist(), key=lambda i: self.ids[i])
-            cand = np.concatenate([above, np.asarray(tied[: n - len(above)], dtype=np.int64)])
-        best = sorted(cand.tolist(), key=lambda i: (-float(scores[i]), self.ids[i]))
-        return [i for i in best if np.isfinite(scores[i])]
+        return _top_of(scores, n, self.ids)
 
     def search_many(
         self, queries: Matrix, n: int, mask: BoolArray | None = None
@@ -222,17 +211,39 @@ class NumpyIndex:
         rows = self._n if mask is None else min(self._n, len(mask))
         if rows == 0 or n <= 0 or len(queries) == 0:
             return [([], []) for _ in range(len(queries))]
-        n = min(n, rows)
-        matrix = self._matrix[:rows]
+        # Only the rows the mask lets through are scored: a dream's lookups ask for episodes, and a
+        # dreamed store holds several entries an episode, so scoring every row would cost what
+        # the entries are, not what the lookup can return. The rows are gathered once a call.
+        cols = np.arange(rows) if mask is None else np.flatnonzero(mask[:rows])
+        if len(cols) == 0:
+            return [([], []) for _ in range(len(queries))]
+        n = min(n, len(cols))
+        matrix = self._matrix[cols]
+        ids = [self.ids[i] for i in cols.tolist()]
         out: list[tuple[list[str], list[float]]] = []
         for start in range(0, len(queries), SEARCH_BLOCK):
             scores = queries[start : start + SEARCH_BLOCK].astype(np.float32, copy=False) @ matrix.T
-            if mask is not None:
-                scores[:, ~mask[:rows]] = -np.inf
             for row in range(scores.shape[0]):
-                top = self._top(scores[row], n)
-                out.append(([self.ids[i] for i in top], [float(scores[row, i]) for i in top]))
+                top = _top_of(scores[row], n, ids)
+                out.append(([ids[i] for i in top], [float(scores[row, i]) for i in top]))
         return out
+
+
+def _top_of(scores: Matrix, n: int, ids: Sequence[str]) -> list[int]:
+    """Positions of the ``n`` best finite scores, best first, equal scores in item-id order
+    (``ids[i]`` names position ``i``).
+
+    Ties are broken by id, not by position, so that the same items give the same answer in
+    any index, whatever else it holds and in what order rows were added: a cycle resumed in
+    another process (whose index was loaded in another order) finds the same neighbours."""
+    cand = np.argpartition(-scores, n - 1)[:n]
+    kth = scores[cand].min()
+    if np.isfinite(kth) and np.count_nonzero(scores == kth) > np.count_nonzero(scores[cand] == kth):
+        above = np.flatnonzero(scores > kth)
+        tied = sorted(np.flatnonzero(scores == kth).tolist(), key=lambda i: ids[i])
+        cand = np.concatenate([above, np.asarray(tied[: n - len(above)], dtype=np.int64)])
+    best = sorted(cand.tolist(), key=lambda i: (-float(scores[i]), ids[i]))
+    return [i for i in best if np.isfinite(scores[i])]
 
 
 def top_n_within(matrix: Matrix, n: int) -> tuple[npt.NDArray[np.int64], Matrix]:
