@@ -15,8 +15,16 @@ from oneiro.model import Episode
 
 
 def _ep(i: int, action: str, x: float, outcome: float | None) -> Episode:
-    return Episode(id=f"e{i}", ts=float(i), text="d", kind="decision", data={"action": action},
-                   context={"x": x}, prediction=0.0, outcome=outcome)
+    return Episode(
+        id=f"e{i}",
+        ts=float(i),
+        text="d",
+        kind="decision",
+        data={"action": action},
+        context={"x": x},
+        prediction=0.0,
+        outcome=outcome,
+    )
 
 
 class _Snap:
@@ -28,14 +36,23 @@ class _Snap:
 
 
 def _ctx() -> Any:
-    return SimpleNamespace(config=Config(), rng=np.random.default_rng(0),
-                           budget=SimpleNamespace(exhausted=lambda: False))
+    return SimpleNamespace(
+        config=Config(), rng=np.random.default_rng(0), budget=SimpleNamespace(exhausted=lambda: False)
+    )
 
 
 def test_imagined_returns_rank_the_better_action() -> None:
     rng = np.random.default_rng(1)
     eps = [_ep(i, "a" if i % 2 else "b", float(rng.uniform()), None) for i in range(60)]
-    eps = [Episode(**{**e.__dict__, "outcome": (1.0 if e.data["action"] == "a" else 0.0) + 0.1 * float(rng.standard_normal())}) for e in eps]
+    eps = [
+        Episode(
+            **{
+                **e.__dict__,
+                "outcome": (1.0 if e.data["action"] == "a" else 0.0) + 0.1 * float(rng.standard_normal()),
+            }
+        )
+        for e in eps
+    ]
     out = Counterfactuals().run(_Snap(eps), _ctx(), Carry())  # type: ignore[arg-type]
     got = {r["action"]: r for r in out.carry.imagined_returns or []}
     assert got["a"]["mean"] > got["b"]["mean"] + 0.5

@@ -39,11 +39,21 @@ class Counterfactuals:
 
     def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         cfg = ctx.config.rem
-        model = CausalModel(snap.new_episodes, min_samples=cfg.min_action_samples, reps=cfg.bootstrap, rng=ctx.rng)
+        model = CausalModel(
+            snap.new_episodes, min_samples=cfg.min_action_samples, reps=cfg.bootstrap, rng=ctx.rng
+        )
         replayed = _replayed(snap, carry)
-        base: JsonObject = {"actions": model.counts, "modelled": sorted(model.models), "skipped": model.skipped}
+        base: JsonObject = {
+            "actions": model.counts,
+            "modelled": sorted(model.models),
+            "skipped": model.skipped,
+        }
         if len(model.models) < 2:
-            why = "no usable decision" if not model.counts else "fewer than two actions have enough decisions to model"
+            why = (
+                "no usable decision"
+                if not model.counts
+                else "fewer than two actions have enough decisions to model"
+            )
             return Outcome(
                 Writes(notes=[Note("counterfactuals_skipped", {**base, "why": why})]),
                 did={"decisions": 0, "skipped": model.skipped},
@@ -63,7 +73,11 @@ class Counterfactuals:
                     continue
                 s = sums[action]
                 s[0], s[1], s[2] = s[0] + im.mean, s[1] + im.low, s[2] + im.high
-                imagined[action] = {"mean": round(im.mean, 6), "low": round(im.low, 6), "high": round(im.high, 6)}
+                imagined[action] = {
+                    "mean": round(im.mean, 6),
+                    "low": round(im.low, 6),
+                    "high": round(im.high, 6),
+                }
             if len(findings) < cfg.max_counterfactuals:
                 findings.append(
                     {

@@ -78,7 +78,9 @@ class Imagined:
 class OutcomeModel:
     """Bootstrap ensemble of one action's outcome regressions over fixed feature names."""
 
-    def __init__(self, names: Sequence[str], X: np.ndarray, y: np.ndarray, reps: int, rng: np.random.Generator):
+    def __init__(
+        self, names: Sequence[str], X: np.ndarray, y: np.ndarray, reps: int, rng: np.random.Generator
+    ):
         self.names = tuple(names)
         self.n = len(y)
         self._coefs: list[tuple[np.ndarray, float]] = []
@@ -112,7 +114,9 @@ class CausalModel:
         for i, ep in enumerate(rows):
             by_action.setdefault(action_of(ep) or "", []).append(i)
         self.counts = {a: len(ix) for a, ix in sorted(by_action.items())}
-        X = np.array([[f.get(k, 0.0) for k in self.names] for f in feats], dtype=np.float64).reshape(len(rows), -1)
+        X = np.zeros((len(rows), len(self.names)), dtype=np.float64)
+        for i, f in enumerate(feats):
+            X[i] = [f.get(k, 0.0) for k in self.names]
         y = np.array([outcome_of(ep) or 0.0 for ep in rows], dtype=np.float64)
         self.models = {
             a: OutcomeModel(self.names, X[ix], y[ix], reps, rng)
