@@ -171,6 +171,22 @@ class NremConfig:
 
 
 @dataclass(frozen=True)
+class RemConfig:
+    """REM's imagination (seed 003: Imagination Engine; seed 000: dream output below the floor)."""
+
+    #: Decisions one action needs before its outcome model is fitted (below it, no counterfactual
+    #: is claimed for that action): five, as NREM's smallest tested group.
+    min_action_samples: int = 5
+    #: Bootstrap replicates of each action's outcome model (Efron 1979); their spread is the
+    #: model's uncertainty about the expected outcome under do(action).
+    bootstrap: int = 50
+    #: Two-sided coverage of the imagined intervals (the task's 90%).
+    interval: float = 0.9
+    #: Counterfactual findings carried per cycle (one per replayed decision, at most this many).
+    max_counterfactuals: int = 64
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration. Build with :func:`load_config`; override with ``replace``."""
 
@@ -184,6 +200,7 @@ class Config:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     cycle: CycleConfig = field(default_factory=CycleConfig)
     nrem: NremConfig = field(default_factory=NremConfig)
+    rem: RemConfig = field(default_factory=RemConfig)
     #: ``concurrent``: awake contexts keep working while a cycle dreams (blue-green);
     #: ``exclusive``: every context on the store is in dream mode for the cycle.
     sleep: str = "concurrent"
@@ -341,6 +358,10 @@ RANGES: dict[str, Range] = {
     "nrem.context_window": Range(0, 1_000),
     "nrem.perturbation_sigma": WEIGHT,
     "nrem.perturbation_trials": Range(1, 100_000),
+    "rem.min_action_samples": Range(2, MAX_COUNT),
+    "rem.bootstrap": Range(2, 100_000),
+    "rem.interval": Range(0.0, 1.0, lo_open=True, hi_open=True),
+    "rem.max_counterfactuals": COUNT_OR_ZERO,
 }
 #: Every setting that names one of a few choices.
 CHOICES: dict[str, tuple[str, ...]] = {

@@ -1,8 +1,8 @@
 """oneiro's own operations, by phase, in their order: what the registration door
 (:mod:`oneiro.plugins`) registers for the built-ins.
 
-REM and EVOLUTION have no built-in operations in this version; the cycle still runs them and
-journals that they did nothing, so operations a plugin registers there plug in without touching
+EVOLUTION has no built-in operations in this version; the cycle still runs it and
+journals that it did nothing, so operations a plugin registers there plug in without touching
 the cycle.
 """
 
@@ -22,10 +22,12 @@ def builtin_operations() -> list[tuple[PhaseName, int, Operation]]:
     """oneiro's own operations as (phase, order, operation), for the registration door."""
     from oneiro.dream.phases import integration, return_
     from oneiro.dream.phases.nrem import nrem_operations
+    from oneiro.dream.phases.rem import rem_operations
 
     table: dict[PhaseName, Sequence[Operation]] = {
         PhaseName.ONSET: (CollectResidue(),),
         PhaseName.NREM: nrem_operations(Config()),
+        PhaseName.REM: rem_operations(Config()),
         PhaseName.INTEGRATION: integration.OPERATIONS,
         PhaseName.RETURN: return_.OPERATIONS,
     }

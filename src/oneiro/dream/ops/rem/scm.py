@@ -1,0 +1,133 @@
+"""A structural causal model of one store's decisions: outcome = f_action(context features).
+
+Seed 003 (Imagination Engine) asks REM to imagine what would have happened under another action.
+The model here is the simplest one that can answer do(action=a') honestly: one outcome model per
+action, fitted only on the decisions where that action was really taken, over the numeric context
+features the decisions recorded. Its uncertainty is a bootstrap ensemble (Efron 1979) of ridge
+regressions: each replicate is fitted on a resample of that action's decisions, and the spread of
+the replicates' predictions is the model's uncertainty about the *expected* outcome under
+do(action). Invariants: an episode without an action or with a non-finite outcome is never used;
+an action with fewer than ``min_samples`` decisions gets no model (no counterfactual is claimed
+for it); no output is NaN or infinite.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.linear_model import Ridge
+
+from oneiro.dream.ops.replay import action_of
+from oneiro.model import Episode
+
+#: Ridge penalty: a weak prior towards no effect of a feature, so that a resample with one
+#: distinct context value still yields a finite fit (Hoerl & Kennard 1970).
+RIDGE_ALPHA = 1.0
+#: Context fields that name the decision rather than describe its situation.
+NOT_FEATURES = frozenset({"action", "key", "context_key", "context"})
+
+
+def outcome_of(ep: Episode) -> float | None:
+    """The finite outcome of a decision episode, else None (missing, NaN or infinite)."""
+    value = ep.outcome
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def usable(ep: Episode) -> bool:
+    return action_of(ep) is not None and outcome_of(ep) is not None
+
+
+def _numeric(source: Mapping[str, object]) -> dict[str, float]:
+    out = {}
+    for k, v in source.items():
+        if k in NOT_FEATURES or isinstance(v, bool) or not isinstance(v, int | float):
+            continue
+        f = float(v)
+        if math.isfinite(f):
+            out[k] = f
+    return out
+
+
+def features_of(ep: Episode) -> dict[str, float]:
+    """Numeric, finite context features of a decision (``context`` then ``data["features"]``)."""
+    feats = _numeric(ep.context)
+    extra = ep.data.get("features")
+    if isinstance(extra, Mapping):
+        feats.update(_numeric(extra))
+    return feats
+
+
+@dataclass(frozen=True)
+class Imagined:
+    """The imagined expected outcome under do(action) for one context, and its interval."""
+
+    mean: float
+    low: float
+    high: float
+
+
+class OutcomeModel:
+    """Bootstrap ensemble of one action's outcome regressions over fixed feature names."""
+
+    def __init__(
+        self, names: Sequence[str], X: np.ndarray, y: np.ndarray, reps: int, rng: np.random.Generator
+    ):
+        self.names = tuple(names)
+        self.n = len(y)
+        self._coefs: list[tuple[np.ndarray, float]] = []
+        for _ in range(reps):
+            idx = rng.integers(0, self.n, size=self.n)
+            if X.shape[1] == 0:
+                self._coefs.append((np.zeros(0), float(y[idx].mean())))
+                continue
+            m = Ridge(alpha=RIDGE_ALPHA).fit(X[idx], y[idx])
+            self._coefs.append((np.asarray(m.coef_, dtype=np.float64), float(m.intercept_)))
+
+    def predict(self, x: np.ndarray, coverage: float) -> Imagined:
+        preds = np.array([float(c @ x) + b for c, b in self._coefs])
+        preds = preds[np.isfinite(preds)]
+        if preds.size == 0:
+            return Imagined(0.0, 0.0, 0.0)
+        tail = (1 - coverage) / 2
+        lo, hi = np.quantile(preds, [tail, 1 - tail])
+        return Imagined(float(preds.mean()), float(lo), float(hi))
+
+
+class CausalModel:
+    """Per-action outcome models of one store's decisions (what :class:`Counterfactuals` fits)."""
+
+    def __init__(self, episodes: Sequence[Episode], *, min_samples: int, reps: int, rng: np.random.Generator):
+        rows = [ep for ep in episodes if usable(ep)]
+        self.skipped = len(episodes) - len(rows)
+        feats = [features_of(ep) for ep in rows]
+        self.names = tuple(sorted({k for f in feats for k in f}))
+        by_action: dict[str, list[int]] = {}
+        for i, ep in enumerate(rows):
+            by_action.setdefault(action_of(ep) or "", []).append(i)
+        self.counts = {a: len(ix) for a, ix in sorted(by_action.items())}
+        X = np.zeros((len(rows), len(self.names)), dtype=np.float64)
+        for i, f in enumerate(feats):
+            X[i] = [f.get(k, 0.0) for k in self.names]
+        y = np.array([outcome_of(ep) or 0.0 for ep in rows], dtype=np.float64)
+        self.models = {
+            a: OutcomeModel(self.names, X[ix], y[ix], reps, rng)
+            for a, ix in sorted(by_action.items())
+            if len(ix) >= min_samples
+        }
+
+    def vector(self, ep: Episode) -> np.ndarray:
+        f = features_of(ep)
+        return np.array([f.get(k, 0.0) for k in self.names], dtype=np.float64)
+
+    def imagine(self, ep: Episode, action: str, coverage: float) -> Imagined | None:
+        model = self.models.get(action)
+        return None if model is None else model.predict(self.vector(ep), coverage)

@@ -1,0 +1,14 @@
+"""REM: imagination over what NREM replayed (T0). Counterfactual replay first: its imagined
+returns per action are what EVOLUTION reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from oneiro.config import Config
+from oneiro.dream.ops.rem.counterfactuals import Counterfactuals
+from oneiro.dream.phase import Operation
+
+
+def rem_operations(config: Config) -> Sequence[Operation]:
+    return (Counterfactuals(),)
