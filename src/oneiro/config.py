@@ -187,6 +187,37 @@ class RemConfig:
 
 
 @dataclass(frozen=True)
+class EvolutionConfig:
+    """EVOLUTION's constants (seed 004_c28cd088ddefd4e2.txt unless a line says otherwise)."""
+
+    #: Replicator dynamics on the strategy concentration vector: step and floor (seed 004).
+    replicator_step: float = 0.01
+    replicator_floor: float = 0.01
+    #: Knowledge recombination: at most this many per cycle, of pairs whose context similarity is
+    #: at most ``recombination_similarity``, staged at ``recombination_confidence`` (seed 004).
+    recombinations_per_cycle: int = 5
+    recombination_similarity: float = 0.5
+    recombination_confidence: float = 0.3
+    #: A real episode's fingerprint above this similarity to a dream's marks the dream predictive
+    #: (seed 004, "default 0.6").
+    predictive_similarity: float = 0.6
+    #: Hypervector dimension (binary, packed bits); Kanerva 2009 works at ~10^4 dimensions.
+    hdc_dimension: int = 8192
+    #: Entries varied per cycle: the top-K by |fitness - previous_fitness| (seed 004: take(10)).
+    variation_candidates: int = 10
+    #: Confidence perturbation of a variant (seed 004: mutate_confidence(entry, 0.1)).
+    confidence_perturbation: float = 0.1
+    #: Parasites: at least this many uses with harmful > helpful (seed 004 / 01b: retrieved often,
+    #: linked to bad outcomes); their fitness decays by ``parasite_decay`` per cycle instead of
+    #: the ordinary ``decay`` (demurrage).
+    parasite_min_uses: int = 5
+    parasite_decay: float = 0.5
+    decay: float = 0.9
+    #: Fitness: half-life of an entry's age term, in days (demurrage, 01b).
+    age_half_life_days: float = 30.0
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration. Build with :func:`load_config`; override with ``replace``."""
 
@@ -201,6 +232,7 @@ class Config:
     cycle: CycleConfig = field(default_factory=CycleConfig)
     nrem: NremConfig = field(default_factory=NremConfig)
     rem: RemConfig = field(default_factory=RemConfig)
+    evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
     #: ``concurrent``: awake contexts keep working while a cycle dreams (blue-green);
     #: ``exclusive``: every context on the store is in dream mode for the cycle.
     sleep: str = "concurrent"
@@ -362,6 +394,19 @@ RANGES: dict[str, Range] = {
     "rem.bootstrap": Range(2, 100_000),
     "rem.interval": Range(0.0, 1.0, lo_open=True, hi_open=True),
     "rem.max_counterfactuals": COUNT_OR_ZERO,
+    "evolution.replicator_step": Range(0.0, 1.0, lo_open=True),
+    "evolution.replicator_floor": Range(0.0, 1.0),
+    "evolution.recombinations_per_cycle": COUNT_OR_ZERO,
+    "evolution.recombination_similarity": UNIT,
+    "evolution.recombination_confidence": UNIT,
+    "evolution.predictive_similarity": UNIT,
+    "evolution.hdc_dimension": Range(8192, 1_048_576),
+    "evolution.variation_candidates": COUNT_OR_ZERO,
+    "evolution.confidence_perturbation": UNIT,
+    "evolution.parasite_min_uses": COUNT_OR_ZERO,
+    "evolution.parasite_decay": UNIT,
+    "evolution.decay": UNIT,
+    "evolution.age_half_life_days": Range(0.0, 1e6, lo_open=True),
 }
 #: Every setting that names one of a few choices.
 CHOICES: dict[str, tuple[str, ...]] = {

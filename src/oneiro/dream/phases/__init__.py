@@ -20,7 +20,7 @@ ORDER_STEP = 10
 
 def builtin_operations() -> list[tuple[PhaseName, int, Operation]]:
     """oneiro's own operations as (phase, order, operation), for the registration door."""
-    from oneiro.dream.phases import integration, return_
+    from oneiro.dream.phases import evolution, integration, return_
     from oneiro.dream.phases.nrem import nrem_operations
     from oneiro.dream.phases.rem import rem_operations
 
@@ -28,6 +28,7 @@ def builtin_operations() -> list[tuple[PhaseName, int, Operation]]:
         PhaseName.ONSET: (CollectResidue(),),
         PhaseName.NREM: nrem_operations(Config()),
         PhaseName.REM: rem_operations(Config()),
+        PhaseName.EVOLUTION: evolution.OPERATIONS,
         PhaseName.INTEGRATION: integration.OPERATIONS,
         PhaseName.RETURN: return_.OPERATIONS,
     }
