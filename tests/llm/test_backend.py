@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
 from llm_server import LLMServer
 
 from oneiro.dream.budget import PhaseBudget
