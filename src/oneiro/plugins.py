@@ -335,6 +335,12 @@ class Builtins:
             register(name, factory)
 
     @hookimpl
+    def register_llm_backends(self, register: Callable[..., None]) -> None:
+        from oneiro.llm.openai_backend import openai_factory
+
+        register("openai", openai_factory)
+
+    @hookimpl
     def register_evidence_tests(self, register: Callable[..., None]) -> None:
         from oneiro.validation import builtin_tests
 

@@ -1,0 +1,203 @@
+"""The LLM backend base: one abstract method, :meth:`LLMBackend.complete_raw`, a completion over
+messages with an optional JSON schema. The base owns everything else, so every backend behaves
+alike: a timeout per request, retries with exponential backoff on 429 and 5xx, validation of a
+structured answer against its pydantic model with one repair attempt, token accounting charged to
+the phase's budget before anything is returned, and a response cache keyed by the prompt's hash so
+a repeated dry run costs nothing.
+
+Invariant: :meth:`ask` either returns a validated answer whose tokens were charged, or raises
+:class:`LLMError` having charged what the endpoint reported it used; it never returns half an
+answer. The API key is read from the environment by name and is never part of any error message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from oneiro.errors import ConfigError, OneiroError
+from oneiro.llm.cache import ResponseCache
+
+M = TypeVar("M", bound=BaseModel)
+Message = dict[str, str]
+
+#: Default request timeout in seconds and retry count (the OpenAI SDK's own defaults are 600 s
+#: and 2 retries; a dream step should give up sooner and fall back to T0).
+DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_RETRIES = 2
+#: First backoff delay in seconds; doubles per retry (exponential backoff).
+DEFAULT_BACKOFF_S = 0.5
+
+
+class LLMError(OneiroError):
+    """An LLM step failed (budget, endpoint, invalid answer); ``reason`` is what the journal says
+    when the step falls back to T0."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class TransientError(Exception):
+    """Raised by :meth:`LLMBackend.complete_raw` for an answer worth retrying (429, 5xx, timeout)."""
+
+
+@dataclass(frozen=True)
+class TierConfig:
+    """One ``[tiers.T1]`` / ``[tiers.T2]`` table of oneiro.toml. ``api_key_env`` names the
+    environment variable holding the key; the key itself is never stored in a config."""
+
+    base_url: str
+    model: str
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    max_retries: int = DEFAULT_RETRIES
+    backoff_s: float = DEFAULT_BACKOFF_S
+    max_tokens: int = 1024
+    #: Price per million tokens (prompt, completion), for cost reports.
+    price_in_per_m: float = 0.0
+    price_out_per_m: float = 0.0
+    backend: str = "openai"
+
+    @classmethod
+    def from_table(cls, tier: str, table: dict[str, Any] | None) -> TierConfig:
+        """The tier's config from its TOML table; a clear error when the table or a needed field
+        is missing (raised before a cycle starts)."""
+        if not table:
+            raise ConfigError(f"tier {tier} calls an LLM but oneiro.toml has no [tiers.{tier}] table")
+        missing = [k for k in ("base_url", "model") if not table.get(k)]
+        if missing:
+            raise ConfigError(f"[tiers.{tier}] needs {', '.join(missing)}")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ConfigError(f"[tiers.{tier}] has unknown settings: {', '.join(unknown)}")
+        return cls(**table)
+
+    def api_key(self) -> str:
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise LLMError(
+                "key_missing", f"the environment variable {self.api_key_env} holding the key is not set"
+            )
+        return key
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A raw completion: the text and the tokens the endpoint reports it used."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    truncated: bool = False
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A validated answer with what the journal records of it."""
+
+    value: BaseModel
+    prompt_hash: str
+    model: str
+    tokens: int
+    cached: bool
+
+
+def prompt_hash(model: str, messages: Sequence[Message], schema: dict[str, Any] | None) -> str:
+    """The cache key: sha256 of the model, messages and schema in canonical JSON."""
+    body = json.dumps({"model": model, "messages": list(messages), "schema": schema}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class LLMBackend(ABC):
+    """The base every LLM backend extends; subclasses implement :meth:`complete_raw` only."""
+
+    def __init__(
+        self,
+        config: TierConfig,
+        cache: ResponseCache | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config, self.cache, self._sleep = config, cache, sleep
+
+    @abstractmethod
+    def complete_raw(self, messages: Sequence[Message], schema: dict[str, Any] | None) -> Completion:
+        """One request. Raise :class:`TransientError` for 429/5xx/timeouts, :class:`LLMError` otherwise."""
+
+    def ask(
+        self, messages: Sequence[Message], model: type[M], budget: Any, *, schema_name: str = "answer"
+    ) -> Answer:
+        """A validated ``model`` instance for ``messages``, its tokens charged to ``budget``
+        (anything with ``tokens`` and ``spend_tokens``). Cached answers cost nothing."""
+        schema = {"name": schema_name, "schema": model.model_json_schema(), "strict": False}
+        key = prompt_hash(self.config.model, messages, schema)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                try:
+                    return Answer(model.model_validate_json(hit), key, self.config.model, 0, True)
+                except ValidationError:
+                    pass  # a stale entry for a changed schema: ask again
+        completion = self._charged(messages, schema, budget)
+        try:
+            value = _parse(completion, model)
+        except ValueError as first:
+            repair = [
+                *messages,
+                {"role": "assistant", "content": completion.text},
+                {
+                    "role": "user",
+                    "content": f"That answer is invalid ({first}). Reply with JSON matching the schema only.",
+                },
+            ]
+            completion = self._charged(repair, schema, budget)
+            try:
+                value = _parse(completion, model)
+            except ValueError as second:
+                raise LLMError(
+                    "invalid_answer", f"the answer stayed invalid after one repair: {second}"
+                ) from None
+        if self.cache is not None:
+            self.cache.put(key, value.model_dump_json())
+        return Answer(value, key, self.config.model, completion.tokens, False)
+
+    def _charged(self, messages: Sequence[Message], schema: dict[str, Any], budget: Any) -> Completion:
+        if budget.tokens <= 0:
+            raise LLMError("budget_exhausted", "the phase's token budget is spent")
+        completion = self._with_retries(messages, schema)
+        budget.spend_tokens(completion.tokens)
+        return completion
+
+    def _with_retries(self, messages: Sequence[Message], schema: dict[str, Any]) -> Completion:
+        delay = self.config.backoff_s
+        for attempt in range(self.config.max_retries + 1):
+            try:
+                return self.complete_raw(messages, schema)
+            except TransientError as exc:
+                if attempt == self.config.max_retries:
+                    raise LLMError("endpoint_failed", f"the endpoint kept failing: {exc}") from None
+                self._sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+
+def _parse(completion: Completion, model: type[M]) -> M:
+    if completion.truncated:
+        raise ValueError("the answer was cut off (finish_reason=length)")
+    try:
+        return model.model_validate_json(completion.text)
+    except ValidationError as exc:
+        raise ValueError(f"{exc.error_count()} schema error(s): {exc.errors()[0]['msg']}") from None
