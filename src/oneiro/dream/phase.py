@@ -3,9 +3,9 @@
 A phase is an ordered list of operations. An operation is a pure function of a snapshot, a
 context and what earlier phases carried forward; it returns proposed writes and, optionally, data
 to carry to later phases. It never reads the wall clock (``ctx.now`` is the cycle's time), never
-draws randomness outside ``ctx.rng``, never mutates its inputs and never opens the store. REM and
-EVOLUTION in this version have no operations; the cycle runs them and journals that they did
-nothing, so that operations registered later plug in without touching the cycle.
+draws randomness outside ``ctx.rng``, never mutates its inputs and never opens the store. A phase with no
+operation still runs and journals that it did nothing, so that operations registered later plug in
+without touching the cycle.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """oneiro's own operations, by phase, in their order: what the registration door
 (:mod:`oneiro.plugins`) registers for the built-ins.
 
-EVOLUTION has no built-in operations in this version; the cycle still runs it and
-journals that it did nothing, so operations a plugin registers there plug in without touching
+A phase whose operations all find nothing to do (REM and EVOLUTION on a store with no recorded
+decisions) journals what each did, so operations a plugin registers there plug in without touching
 the cycle.
 """
 
