@@ -56,8 +56,13 @@ class Counterfactuals:
             )
             return Outcome(
                 Writes(notes=[Note("counterfactuals_skipped", {**base, "why": why})]),
-                did={"decisions": 0, "skipped": model.skipped},
-                left={"unmodelled_actions": len(model.counts) - len(model.models)},
+                # Not ``left``: that is work left for lack of budget (it makes a cycle partial);
+                # an action with too few decisions is not work this cycle could have done.
+                did={
+                    "decisions": 0,
+                    "skipped": model.skipped,
+                    "unmodelled_actions": len(model.counts) - len(model.models),
+                },
             )
         sums: dict[str, list[float]] = {a: [0.0, 0.0, 0.0] for a in model.models}
         findings: list[JsonObject] = []
