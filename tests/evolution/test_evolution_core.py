@@ -69,7 +69,10 @@ def test_strategy_op_steps_on_imagined_returns_and_notes_absence() -> None:
         {"action": "a", "mean": 1.0, "low": 0.5, "high": 1.5, "n": 4, "observed": 2},
         {"action": "b", "mean": -1.0, "low": -2.0, "high": 0.0, "n": 4, "observed": 2},
     ]
-    out = op.run(snap, ctx, Carry(imagined_returns=ir))  # type: ignore[arg-type]
+    unsourced = op.run(snap, ctx, Carry(imagined_returns=ir))  # type: ignore[arg-type]
+    assert not unsourced.writes.entries and "cite" in unsourced.writes.notes[0].payload["skipped"]
+    picks = [{"id": f"ep{i}", "kind": "decision", "utility": 1.0, "gain": 1.0, "need": 1.0} for i in range(3)]
+    out = op.run(snap, ctx, Carry(imagined_returns=ir, replay=picks))  # type: ignore[arg-type]
     (entry,) = out.writes.entries
     conc = entry.data["concentrations"]
-    assert conc["a"] > conc["b"] and entry.sources and entry.confidence == 0.2
+    assert conc["a"] > conc["b"] and entry.sources == ("ep0", "ep1", "ep2") and entry.confidence == 0.2

@@ -11,6 +11,8 @@ from oneiro.model import Entry, Provenance, Tier, entry_id
 from oneiro.store.query import EntryQuery
 
 KIND = "strategy_mix"
+#: Replayed episodes a new mix cites at most (the sources of one entry stay a readable list).
+MAX_SOURCES = 20
 
 
 class StrategyEvolution:
@@ -34,7 +36,13 @@ class StrategyEvolution:
         new, f_bar = replicator_step(start, fit, cfg.replicator_step, cfg.replicator_floor)
         history.append({"cycle": ctx.cycle_id, "concentrations": new})
         data = {"concentrations": new, "history": history, "imagined_fitness": fit, "mean_fitness": f_bar}
-        sources = (latest.id,) if latest else (f"cycle:{ctx.cycle_id}:rem",)
+        # Sourced on what is real: the previous mix and the replayed episodes REM imagined over.
+        # A mix that could cite neither never enters (a dream entry names its evidence).
+        replayed = [p["id"] for p in carry.replay or []][:MAX_SOURCES]
+        sources = tuple(dict.fromkeys([*([latest.id] if latest else []), *replayed]))
+        if not sources:
+            unsourced = {"skipped": "neither a previous mix nor a replayed episode to cite"}
+            return Outcome(Writes(notes=[Note("evolution.strategy", unsourced)]), did={"steps": 0})
         text = "Strategy mix: " + ", ".join(f"{a} {c:.3f}" for a, c in sorted(new.items()))
         entry = Entry(
             id=entry_id(KIND, text, sources, {"cycle": ctx.cycle_id}),
