@@ -82,38 +82,83 @@ class _Codes:
         return np.array([self.codes[v] for v in values if v in self.codes], dtype=np.int64)
 
 
+class _Partition:
+    """The vectors of one kind of item (episodes, or entries) in one contiguous matrix grown by
+    doubling, with each row's position in the index and its id.
+
+    Why two: a dream's neighbour lookups ask for episodes only, and a dreamed store holds several
+    entries an episode. Kept apart, an episodes-only search multiplies by the episodes' matrix as
+    it is, instead of gathering the allowed rows out of one mixed matrix (a copy of every episode
+    vector, each lookup) or scoring every entry only to mask it out."""
+
+    def __init__(self, dim: int) -> None:
+        self.matrix: Matrix = np.zeros((0, dim), dtype=np.float32)
+        self.pos: IntArray = np.zeros(0, dtype=np.int64)
+        self.ids: list[str] = []
+        self.n = 0
+
+    def add(self, matrix: Matrix, positions: IntArray, ids: list[str]) -> None:
+        need = self.n + len(ids)
+        if need > self.matrix.shape[0]:
+            cap = max(need, 2 * self.matrix.shape[0], 1024)
+            bigger = np.zeros((cap, self.matrix.shape[1]), dtype=np.float32)
+            bigger[: self.n] = self.matrix[: self.n]
+            pos = np.zeros(cap, dtype=np.int64)
+            pos[: self.n] = self.pos[: self.n]
+            self.matrix, self.pos = bigger, pos
+        self.matrix[self.n : need] = matrix
+        self.pos[self.n : need] = positions
+        self.ids.extend(ids)
+        self.n = need
+
+    def rows_below(self, position: int) -> int:
+        """How many of this partition's rows sit at index positions below ``position`` (a prefix:
+        positions only grow)."""
+        return int(np.searchsorted(self.pos[: self.n], position))
+
+    def allowed(self, rows: int, mask: BoolArray | None) -> BoolArray | None:
+        """The mask restricted to this partition's first ``rows`` rows (None: all allowed)."""
+        return None if mask is None else mask[self.pos[:rows]]
+
+
 class NumpyIndex:
-    """Exact cosine search over L2-normalised float32 vectors, grown by doubling."""
+    """Exact cosine search over L2-normalised float32 vectors, grown by doubling.
+
+    Positions number the items in the order they were added, episodes and entries alike (masks
+    are over positions); the vectors live in two :class:`_Partition` s, one per kind."""
 
     def __init__(self, dim: int = 0) -> None:
         self.dim = dim
-        self._matrix: Matrix = np.zeros((0, dim), dtype=np.float32)
         self._n = 0
+        self._cap = 0
         self.ids: list[str] = []
         self._pos: dict[str, int] = {}
         self._entry: npt.NDArray[Any] = np.zeros(0, dtype=bool)
+        self._offset: npt.NDArray[Any] = np.zeros(0, dtype=np.int64)
         self._ts: npt.NDArray[Any] = np.zeros(0, dtype=np.float64)
         self._session: npt.NDArray[Any] = np.zeros(0, dtype=np.int64)
         self._actor: npt.NDArray[Any] = np.zeros(0, dtype=np.int64)
         self._kind: npt.NDArray[Any] = np.zeros(0, dtype=np.int64)
         self._rowid: npt.NDArray[Any] = np.zeros(0, dtype=np.int64)
         self._codes = {"session": _Codes(), "actor": _Codes(), "kind": _Codes()}
+        self._parts = (_Partition(dim), _Partition(dim))  # episodes, entries
 
     def __len__(self) -> int:
         return self._n
 
     @property
     def matrix(self) -> Matrix:
-        return self._matrix[: self._n]
+        """Every vector, in position order (a copy)."""
+        out = np.zeros((self._n, self.dim), dtype=np.float32)
+        for part in self._parts:
+            out[part.pos[: part.n]] = part.matrix[: part.n]
+        return out
 
     def _grow(self, extra: int) -> None:
         need = self._n + extra
-        if need <= self._matrix.shape[0]:
+        if need <= self._cap:
             return
-        cap = max(need, 2 * self._matrix.shape[0], 1024)
-        bigger = np.zeros((cap, self.dim), dtype=np.float32)
-        bigger[: self._n] = self._matrix[: self._n]
-        self._matrix = bigger
+        cap = max(need, 2 * self._cap, 1024)
 
         def extend(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
             out = np.zeros(cap, dtype=arr.dtype)
@@ -121,22 +166,29 @@ class NumpyIndex:
             return out
 
         self._entry = extend(self._entry)
+        self._offset = extend(self._offset)
         self._ts = extend(self._ts)
         self._session = extend(self._session)
         self._actor = extend(self._actor)
         self._kind = extend(self._kind)
         self._rowid = extend(self._rowid)
+        self._cap = cap
 
     def add(self, rows: VectorRows) -> None:
         if not rows.ids:
             return
         if self.dim == 0:
             self.dim = int(rows.matrix.shape[1])
-            self._matrix = np.zeros((0, self.dim), dtype=np.float32)
+            self._parts = (_Partition(self.dim), _Partition(self.dim))
         self._grow(len(rows.ids))
         start, end = self._n, self._n + len(rows.ids)
-        self._matrix[start:end] = rows.matrix
-        self._entry[start:end] = [t == "entry" for t in rows.types]
+        entry = np.fromiter((t == "entry" for t in rows.types), dtype=bool, count=len(rows.ids))
+        self._entry[start:end] = entry
+        for is_entry, part in enumerate(self._parts):
+            local = np.flatnonzero(entry == bool(is_entry))
+            if len(local):
+                self._offset[start + local] = part.n + np.arange(len(local))
+                part.add(rows.matrix[local], start + local, [rows.ids[i] for i in local.tolist()])
         self._ts[start:end] = rows.ts
         self._session[start:end] = self._codes["session"].encode(rows.sessions)
         self._actor[start:end] = self._codes["actor"].encode(rows.actors)
@@ -152,7 +204,8 @@ class NumpyIndex:
 
     def vector(self, item_id: str) -> Matrix:
         """The stored vector of an item the index holds (KeyError otherwise)."""
-        row: Matrix = self._matrix[self._pos[item_id]]
+        pos = self._pos[item_id]
+        row: Matrix = self._parts[int(self._entry[pos])].matrix[self._offset[pos]]
         return row
 
     def is_entry(self, item_id: str) -> bool:
@@ -191,42 +244,51 @@ class NumpyIndex:
 
         Safe beside a writer that grows the index: it searches the rows that existed when
         ``mask`` was made (or now, without one); rows added since are not searched."""
-        rows = self._n if mask is None else min(self._n, len(mask))
-        if rows == 0 or n <= 0:
-            return [], []
-        scores = self._matrix[:rows] @ query.astype(np.float32, copy=False)
-        if mask is not None:
-            scores = np.where(mask[:rows], scores, -np.inf)
-        top = self._top(scores, min(n, rows))
-        return [self.ids[i] for i in top], [float(scores[i]) for i in top]
-
-    def _top(self, scores: Matrix, n: int) -> list[int]:
-        return _top_of(scores, n, self.ids)
+        return self.search_many(query.reshape(1, -1), n, mask)[0]
 
     def search_many(
         self, queries: Matrix, n: int, mask: BoolArray | None = None
     ) -> list[tuple[list[str], list[float]]]:
         """:meth:`search` for each row of ``queries``, as blocked matrix products (a dream looks
-        up neighbours for thousands of episodes at once)."""
+        up neighbours for thousands of episodes at once). Each partition is searched on its own
+        and the best of both merged; a partition the mask wholly excludes is not scored."""
         rows = self._n if mask is None else min(self._n, len(mask))
         if rows == 0 or n <= 0 or len(queries) == 0:
             return [([], []) for _ in range(len(queries))]
-        # Only the rows the mask lets through are scored: a dream's lookups ask for episodes, and a
-        # dreamed store holds several entries an episode, so scoring every row would cost what
-        # the entries are, not what the lookup can return. The rows are gathered once a call.
-        cols = np.arange(rows) if mask is None else np.flatnonzero(mask[:rows])
-        if len(cols) == 0:
-            return [([], []) for _ in range(len(queries))]
-        n = min(n, len(cols))
-        matrix = self._matrix[cols]
-        ids = [self.ids[i] for i in cols.tolist()]
+        found: list[list[tuple[float, str]]] = [[] for _ in range(len(queries))]
+        for part in self._parts:
+            count = part.rows_below(rows)
+            allowed = part.allowed(count, mask)
+            if count == 0 or (allowed is not None and not allowed.any()):
+                continue
+            for start in range(0, len(queries), SEARCH_BLOCK):
+                block = queries[start : start + SEARCH_BLOCK].astype(np.float32, copy=False)
+                scores = block @ part.matrix[:count].T
+                if allowed is not None:
+                    scores[:, ~allowed] = -np.inf
+                for row, best in enumerate(_top_rows(scores, min(n, count), part.ids)):
+                    found[start + row].extend((float(scores[row, i]), part.ids[i]) for i in best)
         out: list[tuple[list[str], list[float]]] = []
-        for start in range(0, len(queries), SEARCH_BLOCK):
-            scores = queries[start : start + SEARCH_BLOCK].astype(np.float32, copy=False) @ matrix.T
-            for row in range(scores.shape[0]):
-                top = _top_of(scores[row], n, ids)
-                out.append(([ids[i] for i in top], [float(scores[row, i]) for i in top]))
+        for hits in found:
+            hits.sort(key=lambda h: (-h[0], h[1]))
+            out.append(([h[1] for h in hits[:n]], [h[0] for h in hits[:n]]))
         return out
+
+
+def _top_rows(scores: Matrix, n: int, ids: Sequence[str]) -> list[list[int]]:
+    """:func:`_top_of` for each row of ``scores``: the n-th best score of every row by one
+    partition of the block (a partition of values is several times faster than one of indices),
+    then, per row, the columns scoring at least it (ties included) sorted by score and id."""
+    width = scores.shape[1]
+    kth = np.partition(scores, width - n, axis=1)[:, width - n]
+    rows, cols = np.nonzero(scores >= kth[:, None])
+    per_row = np.split(cols, np.cumsum(np.bincount(rows, minlength=scores.shape[0]))[:-1])
+    out: list[list[int]] = []
+    for row, cand in enumerate(per_row):
+        values = scores[row, cand]
+        keep = cand[np.isfinite(values)].tolist()
+        out.append(sorted(keep, key=lambda i: (-float(scores[row, i]), ids[i]))[:n])
+    return out
 
 
 def _top_of(scores: Matrix, n: int, ids: Sequence[str]) -> list[int]:

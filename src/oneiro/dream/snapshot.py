@@ -41,6 +41,13 @@ from oneiro.store.entries import MUTABLE
 from oneiro.store.protocol import Store
 from oneiro.store.query import EntryQuery
 
+#: How deep one neighbour lookup of a snapshot goes, whatever the first asker wants, so that the
+#: others (replay asks for 9, topics for 9, supersession for 7) are served from it.
+NEIGHBOUR_DEPTH = 16
+
+#: Neighbour lookups made, by query vector: (how deep it searched, the hits best first).
+Neighbours = dict[bytes, tuple[int, list[tuple[str, float]]]]
+
 
 @dataclass(frozen=True)
 class ReadView:
@@ -76,9 +83,13 @@ class StoreSnapshot:
         model: str,
         index: Callable[[], VectorIndex] | None = None,
         view: ReadView | None = None,
+        neighbours: Neighbours | None = None,
     ):
         self._store = store
         self._index = index
+        #: Neighbour lookups already made in this read transaction, by query vector (shared by
+        #: :meth:`with_new` copies): see :meth:`similar_many`.
+        self._neighbours: Neighbours = {} if neighbours is None else neighbours
         self._cycle_id = cycle_id
         self._new = tuple(new)
         self._max_rowid = max_rowid
@@ -92,7 +103,14 @@ class StoreSnapshot:
     def with_new(self, new: Sequence[Episode]) -> StoreSnapshot:
         """The same view with other new episodes (the operation boundary leaves bad ones out)."""
         return StoreSnapshot(
-            self._store, self._cycle_id, new, self._max_rowid, self._model, self._index, self._view
+            self._store,
+            self._cycle_id,
+            new,
+            self._max_rowid,
+            self._model,
+            self._index,
+            self._view,
+            self._neighbours,
         )
 
     @property
@@ -136,11 +154,7 @@ class StoreSnapshot:
     def similar(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """The ``n`` stored episodes (awake or shadow; no entries) most similar to ``vector``,
         best first, from the in-memory index. Empty when the cycle was given no index."""
-        if self._index is None:
-            return []
-        index = self._index()
-        ids, scores = index.search(vector, n, self._mask(index))
-        return list(zip(ids, scores, strict=True))
+        return self.similar_many(np.asarray(vector).reshape(1, -1), n)[0]
 
     def _mask(self, index: VectorIndex) -> BoolArray | None:
         """Index rows this snapshot may return: episodes whose vectors the read transaction sees,
@@ -149,12 +163,33 @@ class StoreSnapshot:
         return index.mask(flt, set(self._view.later))
 
     def similar_many(self, vectors: np.ndarray, n: int) -> list[list[tuple[str, float]]]:
-        """:meth:`similar` for each row of ``vectors``, in one blocked pass over the index."""
+        """:meth:`similar` for each row of ``vectors``, in one blocked pass over the index.
+
+        Replay, topics and supersession each look up the neighbours of the same new episodes, and
+        exact search costs what the store holds: so each query vector is searched once per read
+        transaction, to :data:`NEIGHBOUR_DEPTH` (or ``n`` if more), and later asks are served from
+        that. The answer is the same either way (a prefix of a ranking in one total order: score,
+        then id), and the snapshot is fixed, so nothing it holds goes stale."""
         if self._index is None or len(vectors) == 0:
             return [[] for _ in range(len(vectors))]
-        index = self._index()
-        mask = self._mask(index)
-        return [list(zip(ids, scores, strict=True)) for ids, scores in index.search_many(vectors, n, mask)]
+        keys = [np.ascontiguousarray(row, dtype=np.float32).tobytes() for row in vectors]
+        todo: dict[bytes, int] = {}
+        for row, key in enumerate(keys):
+            if key not in todo and not self._deep_enough(key, n):
+                todo[key] = row
+        if todo:
+            index = self._index()
+            depth = max(n, NEIGHBOUR_DEPTH)
+            found = index.search_many(np.asarray(vectors)[list(todo.values())], depth, self._mask(index))
+            for key, (ids, scores) in zip(todo, found, strict=True):
+                self._neighbours[key] = (depth, list(zip(ids, scores, strict=True)))
+        return [self._neighbours[k][1][:n] for k in keys]
+
+    def _deep_enough(self, key: bytes, n: int) -> bool:
+        """Whether the lookup cached for ``key`` answers a request for ``n`` neighbours: it went
+        at least that deep, or found fewer than it asked for (there are no more)."""
+        cached = self._neighbours.get(key)
+        return cached is not None and (cached[0] >= n or len(cached[1]) < cached[0])
 
     def entries(self, ids: Sequence[str]) -> dict[str, Entry]:
         return self._store.entries(list(ids))
@@ -394,7 +429,14 @@ class OverlaySnapshot(StoreSnapshot):
 
     def __init__(self, base: StoreSnapshot, overlay: Overlay) -> None:
         super().__init__(
-            base._store, base._cycle_id, base._new, base._max_rowid, base._model, base._index, base._view
+            base._store,
+            base._cycle_id,
+            base._new,
+            base._max_rowid,
+            base._model,
+            base._index,
+            base._view,
+            base._neighbours,
         )
         self._overlay = overlay
 
