@@ -42,12 +42,11 @@ _UNARY_PLUS = re.compile(r"(?<=[\s(])\+(?=[A-Za-z_])")
 _OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO\b", re.IGNORECASE)
 _INSERT_INTO = re.compile(r"^\s*INSERT\s+INTO\s+\"?(\w+)\"?", re.IGNORECASE)
 _TABLE_INFO = re.compile(r"^\s*PRAGMA\s+table_info\(\"?(\w+)\"?\)\s*$", re.IGNORECASE)
-_SQLITE_TABLES = re.compile(
-    r"^\s*SELECT\s+name\s+FROM\s+sqlite_master\s+WHERE\s+type\s*=\s*'table'(.*)$", re.IGNORECASE
-)
+_SQLITE_MASTER = re.compile(r"\bsqlite_master\b")
+#: ``sqlite_master`` as far as the row modules read it: the agent schema's tables.
 TABLES_SQL = (
-    "SELECT table_name AS name FROM information_schema.tables "
-    "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+    "(SELECT table_name::text AS name, 'table'::text AS type FROM information_schema.tables "
+    "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE') AS sqlite_master"
 )
 COLUMNS_SQL = (
     "SELECT ordinal_position - 1 AS cid, column_name AS name FROM information_schema.columns "
@@ -71,10 +70,7 @@ def rewrite(sql: str, returning: bool = True) -> str:
     info = _TABLE_INFO.match(sql)
     if info:
         return COLUMNS_SQL.format(table=info.group(1))
-    listing = _SQLITE_TABLES.match(sql)
-    if listing:
-        tail = listing.group(1).replace("ORDER BY name", "ORDER BY table_name")
-        return TABLES_SQL + tail
+    sql = _SQLITE_MASTER.sub(TABLES_SQL, sql)
     if re.match(r"^\s*PRAGMA\s+integrity_check", sql, re.IGNORECASE):
         return "SELECT 'ok'"
     out = _placeholders(sql)
