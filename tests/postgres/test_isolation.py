@@ -90,7 +90,7 @@ def _reads(k: dict[str, Any]) -> dict[str, Callable[[Store], Any]]:
         "recent_cycles": lambda s: s.recent_cycles(),
         "cycle_count": lambda s: s.cycle_count(),
         "predictions": lambda s: s.predictions(),
-        "evidence_grounds": lambda s: (s.evidence_grounds(hyp.id).episodes, s.evidence_grounds(hyp.id).parties),
+        "evidence_grounds": lambda s: tuple(vars(s.evidence_grounds(hyp.id)).values()),
         "testable_hypotheses": lambda s: s.testable_hypotheses(),
         "latest_dispatch": lambda s: s.latest_dispatch("pay", "h1"),
         "recent_dispatches": lambda s: s.recent_dispatches(),

@@ -150,23 +150,17 @@ class PgDatabase:
     def connect(self) -> psycopg.Connection[Any]:
         """A new autocommit connection on the agent's schema (the pool's, and the bootstrap's)."""
         try:
-            raw = psycopg.connect(
-                self.target.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
-            )
+            raw = psycopg.connect(self.target.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
         except psycopg.Error as exc:
             raise self.translate(exc) or StoreError(f"cannot open store {self.path}: {exc}") from exc
         raw.row_factory = _row_factory
-        raw.execute(
-            sql.SQL("SET search_path TO {}, public").format(sql.Identifier(self.target.schema))
-        )
+        raw.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(self.target.schema)))
         return raw
 
     def open_pool(self, configure: Any = None) -> None:
         def make(raw: psycopg.Connection[Any]) -> None:
             raw.row_factory = _row_factory
-            raw.execute(
-                sql.SQL("SET search_path TO {}, public").format(sql.Identifier(self.target.schema))
-            )
+            raw.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(self.target.schema)))
             if configure is not None:
                 configure(raw)
 

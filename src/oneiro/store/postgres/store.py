@@ -308,9 +308,7 @@ class PostgresStore(SQLiteStore):
         with self._pg.borrow() as raw:
             for table in self._tables(raw):
                 raw.execute(
-                    sql.SQL("VACUUM {}.{}").format(
-                        sql.Identifier(self.target.schema), sql.Identifier(table)
-                    )
+                    sql.SQL("VACUUM {}.{}").format(sql.Identifier(self.target.schema), sql.Identifier(table))
                 )
 
     def integrity_check(self) -> str:

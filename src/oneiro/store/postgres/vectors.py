@@ -70,8 +70,7 @@ def fill(conn: Any, model: str | None, ids: Sequence[str] | None = None) -> int:
         sql += "TRUE"
     found = conn.execute(sql, params).fetchall()
     batch = [
-        (int(r["rowid"]), int(r["dim"]), np.frombuffer(bytes(r["vec"]), dtype=np.float32))
-        for r in found
+        (int(r["rowid"]), int(r["dim"]), np.frombuffer(bytes(r["vec"]), dtype=np.float32)) for r in found
     ]
     conn.executemany(
         "INSERT INTO search_vectors (rowid, dim, emb) VALUES (?, ?, ?) "
