@@ -4,19 +4,11 @@ so tests never see each other's rows."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from oneiro.store.postgres import PostgresStore
 from pgtest import agent_url
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty ``$ONEIRO_HOME``, so no user configuration leaks in."""
-    monkeypatch.setenv("ONEIRO_HOME", str(tmp_path / "home"))
-    return tmp_path
 
 
 @pytest.fixture
