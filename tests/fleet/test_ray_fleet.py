@@ -60,10 +60,10 @@ class KillFirstAttempt:
 
     def __call__(self, event: Event) -> None:
         p = event.payload
-        if event.kind == "dream_progress" and p.get("phase") == "nrem" and p.get("state") == "done":
-            if not self.marker.exists():
-                self.marker.write_text(str(os.getpid()))
-                os._exit(1)
+        end_of_nrem = event.kind == "dream_progress" and (p.get("phase"), p.get("state")) == ("nrem", "done")
+        if end_of_nrem and not self.marker.exists():
+            self.marker.write_text(str(os.getpid()))
+            os._exit(1)
 
 
 def test_a_worker_killed_mid_cycle_is_retried_and_the_cycle_resumes(ray_cluster: Any, tmp_path: Path) -> None:
