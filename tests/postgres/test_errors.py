@@ -4,6 +4,7 @@ with nothing created or changed."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -80,3 +81,24 @@ def test_a_migration_without_a_postgresql_script_creates_nothing(monkeypatch: py
 
 def test_every_migration_has_its_postgresql_script() -> None:
     assert [schema.script(m) for m in MIGRATIONS]
+
+
+def test_a_wrong_password_is_refused_and_the_right_one_opens() -> None:
+    with psycopg.connect(server_url(), autocommit=True) as raw:
+        data = str(raw.execute("SHOW data_directory").fetchone()[0])  # type: ignore[index]
+        hba = Path(data) / "pg_hba.conf"
+        rule = "local all oneiro_pw scram-sha-256\n"
+        if rule not in hba.read_text():
+            hba.write_text(rule + hba.read_text())  # first match wins: only this role needs a password
+        if raw.execute("SELECT 1 FROM pg_roles WHERE rolname = 'oneiro_pw'").fetchone() is None:
+            raw.execute("CREATE ROLE oneiro_pw LOGIN SUPERUSER PASSWORD 'right'")
+        raw.execute("SELECT pg_reload_conf()")
+    wrong = server_url().replace("postgres:@", "oneiro_pw:wrong@")
+    with pytest.raises(StoreError, match="refused the credentials") as caught:
+        open_url(wrong + "&agent=pw")
+    assert "wrong" not in str(caught.value)
+    store = open_url(server_url().replace("postgres:@", "oneiro_pw:right@") + "&agent=pw")
+    try:
+        assert store.schema_version() == MIGRATIONS[-1].seq and "right" not in store.path
+    finally:
+        store.close()
