@@ -3,6 +3,7 @@ non-empty target refused."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,8 +73,12 @@ def test_migrate_copies_and_verifies_then_refuses_a_second_copy(
     source: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = agent_url()
+    code, out = run(monkeypatch, "migrate", "--to", "sqlite:///elsewhere.db", "--store", str(source))
+    assert code == 2 and "postgresql://" in out
+    code, out = run(monkeypatch, "migrate", "--to", url, "--store", str(source), "--dry-run", "--json")
+    assert code == 0 and json.loads(out)["rows"]["episodes"] > 0
     code, out = run(monkeypatch, "migrate", "--to", url, "--store", str(source))
-    assert code == 0 and "count and digest match" in out, out
+    assert code == 0 and "count and digest match" in out and "from scratch" in out, out
     with (
         oneiro.open(url, embedder="hashing") as on_pg,
         oneiro.open(str(source), embedder="hashing") as on_sqlite,

@@ -1,18 +1,18 @@
 """``oneiro migrate --to postgresql://...``: copy this SQLite store into a PostgreSQL agent.
 
-A thin layer over :func:`oneiro.store.postgres.copy.copy`: it refuses a non-empty target,
-resumes an interrupted copy when run again, and says the counts and digests it verified.
+A thin layer over :func:`oneiro.migrate.migrate`: it refuses a non-empty target, resumes an
+interrupted copy when run again, and says what it verified.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from oneiro.cli.common import HomeOption, config_for, console, print_json
-from oneiro.errors import InvalidInput
 
 
 def register(app: typer.Typer) -> None:
@@ -28,52 +28,17 @@ def register(app: typer.Typer) -> None:
         home: HomeOption = None,
     ) -> None:
         """Copy the store into PostgreSQL, verify counts and hashes, resume if interrupted."""
-        from oneiro.store.factory import is_url
-        from oneiro.store.sqlite import SQLiteStore
+        from oneiro.migrate import migrate as run
 
-        if not to.lower().startswith(("postgresql://", "postgres://")):
-            raise InvalidInput("--to takes a postgresql:// URL", field="to")
-        path = store if store is not None else config_for(home).store_path
-        if is_url(str(path)) or not Path(path).is_file():
-            raise InvalidInput(f"{path} is not a store file to copy from", field="store")
-        try:
-            from oneiro.store.postgres import copy as pg_copy
-            from oneiro.store.postgres.store import PostgresStore
-        except ImportError as exc:
-            raise InvalidInput(
-                f"migrate needs the postgres extra: pip install 'oneiro[postgres]' ({exc})"
-            ) from exc
-        source = SQLiteStore(path)
-        try:
-            target = PostgresStore(to, resume_migration=True)
-            try:
-                if dry_run:
-                    p = pg_copy.plan(source, target)
-                    summary = {"dry_run": True, "resuming": p.resuming, "rows": p.counts, "done": p.done}
-                else:
-                    report = pg_copy.copy(source, target)
-                    summary = {
-                        "dry_run": False,
-                        "resumed": report.resumed,
-                        "rows": report.counts,
-                        "journal_records": report.journal_records,
-                        "digests": report.digests,
-                    }
-            finally:
-                target.close()
-        finally:
-            source.close()
+        done = run(store if store is not None else config_for(home).store_path, to, dry_run=dry_run)
         if as_json:
-            print_json(summary)
+            print_json(asdict(done))
             return
-        rows = summary["rows"]
-        total = sum(rows.values()) if isinstance(rows, dict) else 0
-        if dry_run:
-            console.print(
-                f"would copy {total} rows ({'resuming' if summary['resuming'] else 'from scratch'})"
-            )
+        how = "resuming an interrupted copy" if done.resumed else "from scratch"
+        if done.dry_run:
+            console.print(f"would copy {done.total_rows} rows into {done.target} ({how})")
             return
         console.print(
-            f"copied {total} rows into {target.path}{' (resumed)' if summary['resumed'] else ''}; "
-            f"every table's count and digest match, journal verified ({summary['journal_records']} records)"
+            f"copied {done.total_rows} rows into {done.target} ({how}); every table's count and "
+            f"digest match the source, journal verified ({done.journal_records} records)"
         )
