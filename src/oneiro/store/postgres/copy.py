@@ -145,6 +145,7 @@ def copy(
 ) -> Report:
     """Run :func:`plan`'s copy, resuming where an earlier run stopped, then verify it."""
     p = plan(source, target)
+    resumed = p.resuming
     with target.db.write() as pg:
         if not p.resuming:  # a new store's own bookkeeping gives way to the source's
             pg.execute("DELETE FROM meta")
@@ -155,7 +156,7 @@ def copy(
     with target.db.write() as pg:
         pgvectors.fill(pg, None)
         pg_store._reset_identities(pg)
-    report = verify(source, target, p)
+    report = verify(source, target, p, resumed=resumed)
     with target.db.write() as pg:
         pg.execute("DELETE FROM meta WHERE key = ?", (MIGRATING_KEY,))
     return report
@@ -206,7 +207,7 @@ def _table_digest(conn: Any, table: str, columns: list[str]) -> tuple[int, str]:
     return len(rows), _digest_rows(rows)
 
 
-def verify(source: SQLiteStore, target: PostgresStore, p: Plan) -> Report:
+def verify(source: SQLiteStore, target: PostgresStore, p: Plan, *, resumed: bool = False) -> Report:
     """Counts and content digests of every table, and the journal chain, on both sides."""
     counts: dict[str, int] = {}
     digests: dict[str, str] = {}
@@ -225,4 +226,4 @@ def verify(source: SQLiteStore, target: PostgresStore, p: Plan) -> Report:
     records = target.journal_verify()
     if records != source.journal_verify():
         raise MigrationError("the copied journal does not end where the source's does")
-    return Report(p.source, p.target, counts, digests, records, p.resuming)
+    return Report(p.source, p.target, counts, digests, records, resumed)
