@@ -12,12 +12,21 @@ from pathlib import Path
 import pytest
 
 from oneiro.store import SQLiteStore, Store
+from pgtest import agent_url
 
 StoreFactory = Callable[[Path], Store]
+
+
+def _postgres(_tmp: Path) -> Store:
+    from oneiro.store.factory import open_url
+
+    return open_url(agent_url())
+
 
 FACTORIES: dict[str, StoreFactory] = {
     "sqlite-memory": lambda _tmp: SQLiteStore(":memory:"),
     "sqlite-file": lambda tmp: SQLiteStore(tmp / "contract.db"),
+    "postgresql": _postgres,
 }
 
 
@@ -28,7 +37,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
-@pytest.fixture
-def file_factory(tmp_path: Path) -> Callable[[], Store]:
-    """Open the same file store again (for tests about several handles on one store)."""
+@pytest.fixture(params=["sqlite-file", "postgresql"])
+def file_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
+    """Open the same store again (for tests about several handles on one store)."""
+    if request.param == "postgresql":
+        from oneiro.store.factory import open_url
+
+        url = agent_url()
+        return lambda: open_url(url)
     return lambda: SQLiteStore(tmp_path / "shared.db")

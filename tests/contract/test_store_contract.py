@@ -375,3 +375,28 @@ def test_a_transaction_handle_is_the_stores_own_type_and_rolls_back_on_error(sto
     assert store.get_meta("k") is None
     with store.snapshot() as snap:
         assert isinstance(snap, TxHandle) and not snap.writable
+
+
+# -- scored episodes ------------------------------------------------------------------------------
+def test_episodes_scored_below_a_version_are_found_by_scorer_and_window(store: Store) -> None:
+    def scored(text: str, score: object) -> Episode:
+        e = episode(text)
+        return Episode(id=e.id + "-s", ts=e.ts, text=text, session="s", actor="a", data={"score": score})
+
+    eps = [
+        scored("old likes", {"scorer": "likes", "version": 1}),
+        scored("new likes", {"scorer": "likes", "version": 2}),
+        scored("old views", {"scorer": "views", "version": 1}),
+        scored("odd version", {"scorer": "likes", "version": 1.5}),
+        scored("not a record", "likes"),
+    ]
+    store.add_episodes(eps, vectors(len(eps)), MODEL, [""] * len(eps))
+    rowids = {e.id: r for r, e in store.episodes_since(0)}
+    top = max(rowids.values())
+    assert [e.text for _r, e in store.episodes_scored_below("likes", 2, 0, top, 10)] == ["old likes"]
+    assert [e.text for _r, e in store.episodes_scored_below("likes", 3, 0, top, 10)] == [
+        "old likes",
+        "new likes",
+    ]
+    assert store.episodes_scored_below("likes", 2, rowids[eps[0].id], top, 10) == []
+    assert store.episodes_scored_below("likes", 3, 0, top, 1)[0][1].text == "old likes"

@@ -113,4 +113,18 @@ def _open_sqlite(url: str, options: StoreOptions) -> Store:
     return _sqlite(path, options)
 
 
+def _open_postgres(url: str, options: StoreOptions) -> Store:
+    try:
+        from oneiro.store.postgres import PostgresStore
+    except ImportError as exc:
+        raise InvalidInput(
+            f"{url.split('://', 1)[0]}:// stores need the postgres extra: pip install 'oneiro[postgres]' "
+            f"({exc})",
+            field="store",
+        ) from exc
+    return PostgresStore(url, read_only=options.read_only)
+
+
 register_scheme("sqlite", _open_sqlite)
+register_scheme("postgresql", _open_postgres)
+register_scheme("postgres", _open_postgres)
