@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from llm_server import LLMServer, record_ids, schema_name
+from answers import answer
+from llm_server import LLMServer
 
 import oneiro
 from oneiro.config import load_config, to_dict
@@ -24,23 +25,6 @@ from oneiro.store.query import EntryQuery
 from test_cli_awake import EPISODES, jsonl, run
 
 KEY_ENV, KEY = "ONEIRO_TEST_LLM_KEY", "sk-loopback-secret"
-
-
-def answer(body: dict[str, Any]) -> tuple[str, Any]:
-    """A reflection citing the first record it was shown, and one citing a made-up id."""
-    if schema_name(body) != "llm_reflection":
-        return ("status", 500)
-    first = record_ids(body)[0]
-    return (
-        "json",
-        {
-            "questions": ["what changed?"],
-            "insights": [
-                {"text": "the build schedule moved", "evidence": [first]},
-                {"text": "made up", "evidence": ["no-such-episode"]},
-            ],
-        },
-    )
 
 
 @pytest.fixture

@@ -46,9 +46,13 @@ class LLMOperation:
             raise LLMError("no_endpoint", f"{self.name} has no LLM backend (no [tiers.*] endpoint)")
         return self._backends.for_tier(self.tier)
 
-    def ask(self, messages: Sequence[Message], model: type[M], ctx: Context) -> tuple[M, Answer]:
-        """A validated answer charged to the phase's budget (raises LLMError)."""
-        answer = self.backend().ask(messages, model, ctx.budget, schema_name=self.name)
+    def ask(
+        self, messages: Sequence[Message], model: type[M], ctx: Context, step: str = ""
+    ) -> tuple[M, Answer]:
+        """A validated answer charged to the phase's budget (raises LLMError). The schema is
+        named after the operation (and ``step``, for an operation asking more than once)."""
+        name = f"{self.name}_{step}" if step else self.name
+        answer = self.backend().ask(messages, model, ctx.budget, schema_name=name)
         value = answer.value
         assert isinstance(value, model)
         return value, answer

@@ -1,0 +1,57 @@
+"""Importance at T1, in ONSET (Generative Agents' poignancy, 1-10): the LLM rates the episodes
+recorded since the last cycle, deferred to the dream so that ``record`` stays fast (capture's
+T0 importance stands meanwhile, and stands when this step falls back).
+
+An episode is immutable, so a rating is not written into it: each becomes an ``importance`` entry
+citing the one episode it rates, staged like any dream output, with the rating in its data. A
+rating of an id that is not a new episode of this cycle never enters."""
+
+from __future__ import annotations
+
+from oneiro.dream.ops.llm.common import LLMOperation
+from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
+from oneiro.llm.backend import LLMBackend, LLMError
+from oneiro.llm.prompts import IMPORTANCE_VERSION, Ratings, importance_messages
+from oneiro.model import Tier
+
+#: Episodes rated in one request: small enough for a small model to keep ids straight.
+IMPORTANCE_BATCH = 40
+
+
+class LLMImportance(LLMOperation):
+    name = "llm_importance"
+    tier = Tier.T1
+    version = IMPORTANCE_VERSION
+
+    def __init__(self, backend: LLMBackend | None = None, limit: int = IMPORTANCE_BATCH) -> None:
+        super().__init__(backend)
+        self.limit = limit
+
+    def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
+        out = Outcome()
+        episodes = list(snap.new_episodes)[: self.limit]
+        if not episodes:
+            return out
+        by_id = {ep.id: ep for ep in episodes}
+        try:
+            value, answer = self.ask(importance_messages([(e.id, e.text) for e in episodes]), Ratings, ctx)
+        except LLMError as exc:
+            return self.fallback(out, exc)
+        rated: set[str] = set()
+        rejected = 0
+        for r in value.ratings:
+            if r.id not in by_id or r.id in rated:
+                rejected += 1
+                continue
+            rated.add(r.id)
+            text = f"importance {r.rating}/10" + (f": {r.why.strip()}" if r.why.strip() else "")
+            out.writes.entries.append(
+                self.staged(
+                    "importance", text, (r.id,), answer, ctx, rating=r.rating, t0=by_id[r.id].importance
+                )
+            )
+        self.called(out, answer, rated=len(rated), rejected=rejected)
+        out.did["rated"] = len(rated)
+        if rejected:
+            out.did["rejected_uncited"] = rejected
+        return out
