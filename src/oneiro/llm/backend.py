@@ -53,6 +53,8 @@ class Stats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     failures: int = 0
+    #: Wall time spent in requests (retries and backoff included), for the overhead figure.
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,7 @@ class LLMBackend(ABC):
         delay = self.config.backoff_s
         for attempt in range(self.config.max_retries + 1):
             self.stats.requests += 1
+            start = time.perf_counter()
             try:
                 return self.complete_raw(messages, schema)
             except LLMError:
@@ -165,6 +168,8 @@ class LLMBackend(ABC):
                     raise LLMError("endpoint_failed", f"the endpoint kept failing: {exc}") from None
                 self._sleep(delay)
                 delay *= 2
+            finally:
+                self.stats.seconds += time.perf_counter() - start
         raise AssertionError("unreachable")
 
 

@@ -9,7 +9,7 @@ Invariant: an operation built on :class:`LLMOperation` never lets an :class:`LLM
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -112,6 +112,18 @@ class LLMOperation:
         )
 
 
-def cited(ids: Sequence[str], real: set[str] | frozenset[str]) -> tuple[str, ...]:
-    """The ids of ``ids`` that are real, in order, once each: what an output may cite."""
-    return tuple(dict.fromkeys(i for i in ids if i in real))
+def handles(ids: Sequence[str], prefix: str = "") -> dict[str, str]:
+    """Short handles (``1``, ``2``... or ``e1``...) for the ids a prompt shows, handle -> id.
+
+    Why: ids are 64-hex digests; listed in full they cost about 40 tokens each in the prompt and
+    again in every citation, and a model copying 64 hex digits garbles some. A prompt shows the
+    handle; :func:`cited` maps what the answer cites back to real ids."""
+    return {f"{prefix}{i + 1}": real for i, real in enumerate(dict.fromkeys(ids))}
+
+
+def cited(given: Sequence[str], shown: Mapping[str, str]) -> tuple[str, ...]:
+    """The real ids ``given`` cites, in order, once each: a handle ``shown`` maps, or a full id it
+    holds. Anything else (a made-up id, a handle never shown) is dropped: what an output may cite."""
+    real = set(shown.values())
+    out = (shown.get(g.strip().strip("[]"), g if g in real else "") for g in given)
+    return tuple(dict.fromkeys(i for i in out if i))

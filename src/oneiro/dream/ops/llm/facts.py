@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from oneiro.dream.ops.llm.common import LLMOperation, cited
+from oneiro.dream.ops.llm.common import LLMOperation, cited, handles
 from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
 from oneiro.llm.backend import LLMBackend, LLMError
 from oneiro.llm.prompts import FACTS_VERSION, Facts, facts_messages
@@ -49,14 +49,17 @@ class LLMFacts(LLMOperation):
         if not turns:
             return out
         by_id: dict[str, Episode] = {t.id: t for t in turns}
-        records = [(t.id, t.actor or "unknown", _date(t.ts), t.text) for t in turns]
+        shown = handles([t.id for t in turns])
+        records = [
+            (h, by_id[i].actor or "unknown", _date(by_id[i].ts), by_id[i].text) for h, i in shown.items()
+        ]
         try:
             value, answer = self.ask(facts_messages(records), Facts, ctx)
         except LLMError as exc:
             return self.fallback(out, exc)
         rejected = misattributed = undated = 0
         for fact in value.facts:
-            sources = cited(fact.sources, set(by_id))
+            sources = cited(fact.sources, shown)
             if not sources:
                 rejected += 1
                 continue

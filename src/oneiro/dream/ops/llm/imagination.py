@@ -9,7 +9,7 @@ raw material for later dreams, below the floor until awake evidence speaks for t
 
 from __future__ import annotations
 
-from oneiro.dream.ops.llm.common import LLMOperation, cited
+from oneiro.dream.ops.llm.common import LLMOperation, cited, handles
 from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
 from oneiro.llm.backend import LLMBackend, LLMError
 from oneiro.llm.prompts import (
@@ -44,11 +44,12 @@ class LLMImagination(LLMOperation):
         episodes = list(snap.new_episodes)[: self.limit]
         if not episodes:
             return out
-        records = [(e.id, e.text) for e in episodes]
-        real = {e.id for e in episodes}
+        shown = handles([e.id for e in episodes])
+        text = {e.id: e.text for e in episodes}
+        records = [(h, text[i]) for h, i in shown.items()]
         try:
             told, answer = self.ask(imagination_messages(records, self.n), Narratives, ctx)
-            grounded = [(n, cited(n.sources, real)) for n in told.narratives]
+            grounded = [(n, cited(n.sources, shown)) for n in told.narratives]
             kept = [(n, s) for n, s in grounded if s]
             check, checked = (
                 self.ask(

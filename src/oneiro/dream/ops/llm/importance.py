@@ -8,7 +8,7 @@ rating of an id that is not a new episode of this cycle never enters."""
 
 from __future__ import annotations
 
-from oneiro.dream.ops.llm.common import LLMOperation
+from oneiro.dream.ops.llm.common import LLMOperation, cited, handles
 from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
 from oneiro.llm.backend import LLMBackend, LLMError
 from oneiro.llm.prompts import IMPORTANCE_VERSION, Ratings, importance_messages
@@ -33,21 +33,25 @@ class LLMImportance(LLMOperation):
         if not episodes:
             return out
         by_id = {ep.id: ep for ep in episodes}
+        shown = handles(list(by_id))
         try:
-            value, answer = self.ask(importance_messages([(e.id, e.text) for e in episodes]), Ratings, ctx)
+            value, answer = self.ask(
+                importance_messages([(h, by_id[i].text) for h, i in shown.items()]), Ratings, ctx
+            )
         except LLMError as exc:
             return self.fallback(out, exc)
         rated: set[str] = set()
         rejected = 0
         for r in value.ratings:
-            if r.id not in by_id or r.id in rated:
+            (episode,) = cited([r.id], shown) or ("",)
+            if not episode or episode in rated:
                 rejected += 1
                 continue
-            rated.add(r.id)
+            rated.add(episode)
             text = f"importance {r.rating}/10" + (f": {r.why.strip()}" if r.why.strip() else "")
             out.writes.entries.append(
                 self.staged(
-                    "importance", text, (r.id,), answer, ctx, rating=r.rating, t0=by_id[r.id].importance
+                    "importance", text, (episode,), answer, ctx, rating=r.rating, t0=by_id[episode].importance
                 )
             )
         self.called(out, answer, rated=len(rated), rejected=rejected)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oneiro.dream.ops.llm.common import LLMOperation, cited
+from oneiro.dream.ops.llm.common import LLMOperation, cited, handles
 from oneiro.dream.ops.poisoning import signatures
 from oneiro.dream.ops.revision_proposals import HEURISTICS, SCREENED_HASH_HEX, PlaybookView
 from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
@@ -62,18 +62,19 @@ class LLMPlaybookRewrite(LLMOperation):
         if not evidence:
             return out
         items = {i.id: i for i in snap.playbook_items()} if isinstance(snap, PlaybookView) else {}
-        shown = [(i.id, i.section, i.text) for i in items.values()]
+        book = [(i.id, i.section, i.text) for i in items.values()]
+        shown = handles([e.id for e in evidence], prefix="e")
+        text = {e.id: e.text for e in evidence}
         try:
             value, answer = self.ask(
-                playbook_messages(shown, [(e.id, e.text) for e in evidence]), Deltas, ctx
+                playbook_messages(book, [(h, text[i]) for h, i in shown.items()]), Deltas, ctx
             )
         except LLMError as exc:
             return self.fallback(out, exc)
-        real = {e.id for e in evidence}
         refused: dict[str, int] = {}
         for delta in value.deltas:
             try:
-                out.writes.revisions.append(self._proposal(delta, items, real, answer.prompt_hash))
+                out.writes.revisions.append(self._proposal(delta, items, shown, answer.prompt_hash))
             except Refused as no:
                 refused[no.why] = refused.get(no.why, 0) + 1
                 if no.features:
@@ -84,9 +85,9 @@ class LLMPlaybookRewrite(LLMOperation):
         return out
 
     def _proposal(
-        self, delta: Delta, items: dict[str, Item], real: set[str], prompt: str
+        self, delta: Delta, items: dict[str, Item], shown: dict[str, str], prompt: str
     ) -> RevisionProposal:
-        evidence = cited(delta.evidence, real)
+        evidence = cited(delta.evidence, shown)
         if not evidence:
             raise Refused("uncited")
         reason = normalise(delta.reason)[:MAX_RULE_CHARS] + f" (llm, prompt {prompt[:SCREENED_HASH_HEX]})"

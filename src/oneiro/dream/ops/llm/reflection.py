@@ -6,7 +6,7 @@ journal says why: the T0 operations of the phase still run (fallback)."""
 
 from __future__ import annotations
 
-from oneiro.dream.ops.llm.common import LLMOperation, cited
+from oneiro.dream.ops.llm.common import LLMOperation, cited, handles
 from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
 from oneiro.llm.backend import LLMBackend, LLMError
 from oneiro.llm.prompts import REFLECTION_VERSION, Reflection, reflection_messages
@@ -31,16 +31,17 @@ class LLMReflection(LLMOperation):
         episodes = list(snap.new_episodes)[: self.limit]
         if not episodes:
             return out
-        real = {ep.id for ep in episodes}
+        shown = handles([ep.id for ep in episodes])
+        text = {ep.id: ep.text for ep in episodes}
         try:
             value, answer = self.ask(
-                reflection_messages([(ep.id, ep.text) for ep in episodes]), Reflection, ctx
+                reflection_messages([(h, text[i]) for h, i in shown.items()]), Reflection, ctx
             )
         except LLMError as exc:
             return self.fallback(out, exc)
         rejected = 0
         for insight in value.insights:
-            sources = cited(insight.evidence, real)
+            sources = cited(insight.evidence, shown)
             if not sources:
                 rejected += 1
                 continue
