@@ -113,3 +113,13 @@ def test_tier_without_table_is_a_config_error() -> None:
         TierConfig.from_table("T1", None)
     with pytest.raises(ConfigError, match="model"):
         TierConfig.from_table("T1", {"base_url": "http://x"})
+
+
+def test_an_unwritable_cache_is_a_miss_not_an_error(env: None, tmp_path: Path) -> None:
+    blocked = tmp_path / "llm-cache"
+    blocked.write_text("a file where the cache folder should be", encoding="utf-8")
+    cache = ResponseCache(blocked)
+    answer, _b, server = run([("json", GOOD)], cache=cache)
+    assert answer.value.questions == ["q"] and len(server.requests) == 1
+    answer, _b, server = run([("json", GOOD)], cache=cache)
+    assert not answer.cached and len(server.requests) == 1

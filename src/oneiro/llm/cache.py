@@ -1,10 +1,13 @@
 """Caches of validated LLM answers keyed by the prompt's hash, so a repeated dry run costs no
 tokens. :class:`ResponseCache` keeps one file per answer under the store's state directory,
-written atomically (temporary file then rename), so a crash leaves no half-written entry;
+written atomically (temporary file then rename), so a crash leaves no half-written entry; a cache
+folder that cannot be read or written (a sandboxed cycle, a full disk) is a miss, never an error:
+the cache saves tokens, it is not part of what a cycle writes;
 :class:`MemoryCache` does the same for an in-memory store, for the life of its memory."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -35,16 +38,23 @@ class ResponseCache:
     def get(self, key: str) -> str | None:
         try:
             return self._path(key).read_text(encoding="utf-8")
-        except FileNotFoundError:
+        except (OSError, UnicodeDecodeError):
             return None
 
     def put(self, key: str, value: str) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(value)
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        except OSError:
+            return
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(value)
+            os.replace(tmp, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 class MemoryCache:
