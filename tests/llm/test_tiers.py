@@ -155,3 +155,31 @@ def test_a_missing_key_falls_back_and_the_cycle_completes(
     assert code == 0 and "status: completed" in out and not server.requests
     reasons = [p for k, p in rows(ready, "SELECT kind, payload FROM journal") if k == "llm_fallback"]
     assert reasons and all("key_missing" in p and KEY_ENV in p for p in reasons)
+
+
+def test_a_t1_operation_uses_the_t2_endpoint_when_only_that_one_is_configured(
+    home: Path, server: LLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEY_ENV, KEY)
+    with (home / "oneiro.toml").open("a", encoding="utf-8") as f:
+        f.write(tier_table(server, "T2"))
+    with oneiro.open(home) as memory:
+        assert memory.llm.endpoint(Tier.T1) == "T2" and memory.llm.endpoint(Tier.T2) == "T2"
+        names = {r.name for r in memory.plugins() if r.kind == "operation"}
+        assert {"llm_reflection", "llm_imagination", "llm_playbook"} <= names
+        memory.record_many([{"text": "the nightly build moved", "actor": "maya"}])
+        with pytest.raises(ConfigError, match=r"\[tiers.T1\]"):
+            oneiro.open(home, overrides={"budget": {"tier": "T1", "tokens": 100}}).close()
+        report = memory.dream(budget=CycleBudget(60.0, 100_000, Tier.T1))
+        assert report.status == "completed" and server.requests
+        assert all(r["model"] == "loopback" for r in server.requests)
+        assert "llm_imagination" not in {
+            c.payload["op"] for c in memory.journal(report.cycle_id, kind="llm_call")
+        }
+
+
+def test_an_unregistered_backend_name_is_refused_when_the_memory_opens(home: Path) -> None:
+    with (home / "oneiro.toml").open("a", encoding="utf-8") as f:
+        f.write('[tiers.T1]\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "m"\nbackend = "nope"\n')
+    with pytest.raises(ConfigError, match="unknown backend 'nope'"):
+        oneiro.open(home)

@@ -16,6 +16,9 @@ from oneiro.model import Tier
 
 #: Episodes rated in one request: small enough for a small model to keep ids straight.
 IMPORTANCE_BATCH = 40
+#: Characters of the rated episode quoted in the entry's text, so that two episodes' ratings
+#: never share a text (admission supersedes an entry whose kind and text an older one has).
+QUOTED_CHARS = 80
 
 
 class LLMImportance(LLMOperation):
@@ -48,7 +51,8 @@ class LLMImportance(LLMOperation):
                 rejected += 1
                 continue
             rated.add(episode)
-            text = f"importance {r.rating}/10" + (f": {r.why.strip()}" if r.why.strip() else "")
+            quoted = by_id[episode].text[:QUOTED_CHARS]
+            text = f'importance {r.rating}/10 of "{quoted}"' + (f": {r.why.strip()}" if r.why.strip() else "")
             out.writes.entries.append(
                 self.staged(
                     "importance", text, (episode,), answer, ctx, rating=r.rating, t0=by_id[episode].importance
