@@ -1,9 +1,10 @@
 """Typed configuration: the constants of the design, presets, and ``oneiro.toml``.
 
 This module is the only reader of the environment. ``ONEIRO_HOME`` overrides the state directory;
-``ONEIRO_CONFIG`` names a config file. Everything else comes from ``oneiro.toml`` in the state
-directory (or the file given) layered over the defaults below. Unknown keys are errors, so a typo
-never silently falls back to a default.
+``ONEIRO_CONFIG`` names a config file; an LLM tier's API key is read from the variable its
+``[tiers.T1]`` / ``[tiers.T2]`` table names (:meth:`TierConfig.api_key`), never from the file.
+Everything else comes from ``oneiro.toml`` in the state directory (or the file given) layered over
+the defaults below. Unknown keys are errors, so a typo never silently falls back to a default.
 """
 
 from __future__ import annotations
@@ -217,6 +218,71 @@ class EvolutionConfig:
     age_half_life_days: float = 30.0
 
 
+#: An LLM tier's defaults: a dream step gives up sooner than the OpenAI SDK (600 s, 2 retries)
+#: and falls back to T0; the first backoff doubles per retry (exponential backoff).
+LLM_TIMEOUT_S = 30.0
+LLM_RETRIES = 2
+LLM_BACKOFF_S = 0.5
+#: Completion tokens one request may use: above every answer schema of :mod:`oneiro.llm.prompts`.
+LLM_MAX_TOKENS = 1024
+#: Tokens a cycle of this tier may spend when neither ``--tokens`` nor ``budget.tokens`` says:
+#: about ten reflection-sized requests on a 50-episode intake.
+LLM_CYCLE_TOKENS = 20_000
+
+
+@dataclass(frozen=True)
+class TierConfig:
+    """One ``[tiers.T1]`` / ``[tiers.T2]`` table: an OpenAI-compatible endpoint and its limits.
+
+    ``api_key_env`` names the environment variable holding the key (empty: the endpoint takes
+    none, as a local llama.cpp or Ollama server); the key itself is never part of a config, so it
+    cannot reach the journal, the store or a log. Prices are per million tokens, for cost reports."""
+
+    base_url: str
+    model: str
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = LLM_TIMEOUT_S
+    max_retries: int = LLM_RETRIES
+    backoff_s: float = LLM_BACKOFF_S
+    max_tokens: int = LLM_MAX_TOKENS
+    cycle_tokens: int = LLM_CYCLE_TOKENS
+    price_in_per_m: float = 0.0
+    price_out_per_m: float = 0.0
+    #: The registered LLM backend that talks to the endpoint (:mod:`oneiro.plugins`).
+    backend: str = "openai"
+
+    @classmethod
+    def from_table(cls, tier: str, table: Any) -> TierConfig:
+        """The tier's config from its TOML table; ConfigError naming the key when the table, a
+        needed field or a value is wrong (raised when the config loads, before any cycle)."""
+        if not table:
+            raise ConfigError(f"tier {tier} calls an LLM but oneiro.toml has no [tiers.{tier}] table")
+        if not isinstance(table, dict):
+            raise ConfigError(f"'tiers.{tier}' must be a table")
+        missing = [k for k in ("base_url", "model") if not table.get(k)]
+        if missing:
+            raise ConfigError(f"[tiers.{tier}] needs {', '.join(missing)}")
+        template = cls(base_url="", model="")
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            if key not in known:
+                raise ConfigError(f"unknown setting 'tiers.{tier}.{key}'; known: {', '.join(sorted(known))}")
+            values[key] = _coerce(getattr(template, key), value, f"tiers.{tier}.{key}")
+        config = cls(**values)
+        for key, rng in TIER_RANGES.items():
+            if not rng.holds(getattr(config, key)):
+                value = getattr(config, key)
+                raise ConfigError(f"'tiers.{tier}.{key}' must be a finite number in {rng}, got {value!r}")
+        return config
+
+    def api_key(self) -> str | None:
+        """The key from the environment; None when the variable is unset or the tier needs none."""
+        if not self.api_key_env:
+            return None
+        return os.environ.get(self.api_key_env) or None
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration. Build with :func:`load_config`; override with ``replace``."""
@@ -240,6 +306,8 @@ class Config:
     #: the wrong type): ``stop`` fails the cycle and undoes its writes; ``skip`` journals the
     #: failure and goes on without that operation's writes.
     on_operation_error: str = "stop"
+    #: LLM endpoints by tier (``[tiers.T1]``, ``[tiers.T2]``); none by default: T0 needs none.
+    tiers: dict[str, TierConfig] = field(default_factory=dict)
 
     @property
     def store_path(self) -> Path:
@@ -273,13 +341,25 @@ def _merge(obj: T, values: dict[str, Any], where: str) -> T:
         if key not in known:
             raise ConfigError(f"unknown setting '{where}{key}'; known: {', '.join(sorted(known))}")
         current = getattr(obj, key)
-        if is_dataclass(current):
+        if where == "" and key == "tiers":
+            changes[key] = {**current, **_tiers(value)}
+        elif is_dataclass(current):
             if not isinstance(value, dict):
                 raise ConfigError(f"'{where}{key}' must be a table")
             changes[key] = _merge(current, value, f"{where}{key}.")
         else:
             changes[key] = _coerce(current, value, f"{where}{key}")
     return replace(obj, **changes)
+
+
+def _tiers(value: Any) -> dict[str, TierConfig]:
+    """The ``[tiers.*]`` tables; only the LLM tiers take one."""
+    if not isinstance(value, dict):
+        raise ConfigError("'tiers' must be a table of [tiers.T1] / [tiers.T2] tables")
+    unknown = sorted(set(value) - set(LLM_TIERS))
+    if unknown:
+        raise ConfigError(f"unknown tier table(s) {', '.join(unknown)}; LLM tiers: {', '.join(LLM_TIERS)}")
+    return {tier: TierConfig.from_table(tier, table) for tier, table in value.items()}
 
 
 def _coerce(current: Any, value: Any, name: str) -> Any:
@@ -408,6 +488,16 @@ RANGES: dict[str, Range] = {
     "evolution.decay": UNIT,
     "evolution.age_half_life_days": Range(0.0, 1e6, lo_open=True),
 }
+#: The numeric settings of a ``[tiers.*]`` table and their ranges.
+TIER_RANGES: dict[str, Range] = {
+    "timeout_s": POSITIVE,
+    "max_retries": Range(0, 100),
+    "backoff_s": WEIGHT,
+    "max_tokens": COUNT,
+    "cycle_tokens": COUNT,
+    "price_in_per_m": WEIGHT,
+    "price_out_per_m": WEIGHT,
+}
 #: Every setting that names one of a few choices.
 CHOICES: dict[str, tuple[str, ...]] = {
     "store.synchronous": ("NORMAL", "FULL"),
@@ -429,7 +519,7 @@ def settings(config: Config) -> dict[str, Any]:
         value = getattr(config, f.name)
         if is_dataclass(value):
             out.update({f"{f.name}.{g.name}": getattr(value, g.name) for g in fields(value)})
-        elif f.name != "state_dir":
+        elif f.name not in ("state_dir", "tiers"):  # tier tables are checked as they are read
             out[f.name] = value
     return out
 
@@ -474,9 +564,25 @@ def _validate(config: Config) -> Config:
         )
     if config.budget.tier in LLM_TIERS and config.budget.tokens == 0:
         raise ConfigError(f"'budget.tokens' must be above 0 for tier {config.budget.tier} (it calls an LLM)")
+    if config.budget.tier in LLM_TIERS:
+        require_tier(config, config.budget.tier, "'budget.tier'")
     if any(not k.strip() for k in config.capture.kind_weights):
         raise ConfigError("'capture.kind_weights' has an empty kind name")
     return config
+
+
+def require_tier(config: Config, tier: str, asked_by: str = "the cycle") -> TierConfig | None:
+    """The endpoint a cycle of ``tier`` calls (None for a tier that calls no LLM); ConfigError,
+    before any cycle starts, when an LLM tier is asked for and ``[tiers.<tier>]`` is missing."""
+    if tier not in LLM_TIERS:
+        return None
+    found = config.tiers.get(tier)
+    if found is None:
+        raise ConfigError(
+            f"{asked_by} asks for tier {tier}, which calls an LLM, but no endpoint is configured: add a "
+            f"[tiers.{tier}] table with base_url and model (and api_key_env) to {CONFIG_FILENAME}"
+        )
+    return found
 
 
 #: Suffixes (any case) that make a path that does not exist yet a new store file; any other new

@@ -21,7 +21,7 @@ from oneiro import capture
 from oneiro.backends import Embedder
 from oneiro.config import Config, Location, check_state_dir, load_config, locate
 from oneiro.dream.budget import CycleBudget
-from oneiro.dream.cycle import DreamEngine
+from oneiro.dream.cycle import DreamEngine, tiers_allowed
 from oneiro.dream.lease import already_dreaming
 from oneiro.dream.report import CycleReport
 from oneiro.errors import ConfigError, InvalidInput, UnknownCycle
@@ -31,7 +31,9 @@ from oneiro.forget import apply as apply_forget
 from oneiro.forget import plan as plan_forget
 from oneiro.gate import DispatchResult, Gate
 from oneiro.index import Filter
-from oneiro.model import Entry, EntryStatus, Episode, Hit, Mode
+from oneiro.llm.cache import cache_for
+from oneiro.llm.tiers import TierBackends, bind_operations, check_tier
+from oneiro.model import Entry, EntryStatus, Episode, Hit, Mode, Tier
 from oneiro.playbook import Playbook
 from oneiro.plugins import Registered, Registry
 from oneiro.recall import IndexCache, Recaller
@@ -161,7 +163,10 @@ class Memory:
         self.embedder = embedder
         self.config = config
         self.clock = clock
-        self.registry = registry if registry is not None else Registry()
+        self.registry = registry if registry is not None else Registry(llm_tiers=tuple(config.tiers))
+        #: The LLM backends of the tiers ``config.tiers`` configures, built on first use.
+        self.llm = TierBackends(config.tiers, self.registry.llm_backends, cache_for(store.path))
+        bind_operations(self.registry.phases(frozenset(Tier)), self.llm)
         #: This memory's scorers: the registered ones, and any added later with ``register``.
         self.scorers = self.registry.scorers()
         self._playbook = Playbook(store, clock=clock, probes=self.registry.probes)
@@ -355,6 +360,9 @@ class Memory:
         an interrupted or crashed cycle is resumed first unless ``resume`` is False; ``isolate``
         runs the cycle in a child process with no network (raises IsolationUnavailable where that
         cannot be done: never silently unisolated)."""
+        tier = (budget or self.engine.default_budget()).tier
+        if self.engine.source is self.registry:  # not when a caller fixed the operations outright
+            check_tier(self.config.tiers, self.registry.phases(tiers_allowed(tier)), tier)
         if not dry_run:
             self.store.refuse_write()
         if dry_run:
@@ -534,13 +542,13 @@ def open_memory(
     the built-ins and the ``oneiro`` entry points (:mod:`oneiro.plugins`).
     """
     _refuse_mixed_config(config, overrides, preset, embedder)
-    registry = Registry(plugins)
     if isinstance(embedder, str):
         overrides = {**(overrides or {}), "embedder": {"name": embedder}}
         embedder = None
     location = Location(None, path) if isinstance(path, str) and is_url(path) else locate(path)
     if config is None:
         config = load_config(location.state_dir, preset=preset, overrides=overrides)
+    registry = Registry(plugins, llm_tiers=tuple(config.tiers))
     store_path = location.store
     if location.state_dir is not None:
         check_state_dir(config.state_dir)

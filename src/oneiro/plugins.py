@@ -200,10 +200,14 @@ _HOOKS: dict[str, str] = {
 class Registry:
     """Everything registered for one memory: built-ins, entry points, and ``plugins``."""
 
-    def __init__(self, plugins: Sequence[object] = (), *, entry_points: bool = True) -> None:
+    def __init__(
+        self, plugins: Sequence[object] = (), *, entry_points: bool = True, llm_tiers: Sequence[str] = ()
+    ) -> None:
+        """``llm_tiers`` names the tiers with a configured endpoint (``[tiers.T1]``...): the
+        built-in LLM operations of those tiers are registered; without any, none are."""
         self.manager = pluggy.PluginManager(PROJECT)
         self.manager.add_hookspecs(Hooks)
-        self.manager.register(Builtins(), name="oneiro")
+        self.manager.register(Builtins(llm_tiers), name="oneiro")
         if entry_points:
             self.manager.load_setuptools_entrypoints(PROJECT)
         for i, plugin in enumerate(plugins):
@@ -320,11 +324,17 @@ class Registry:
 class Builtins:
     """oneiro's own registrations, through the same hooks a third party implements."""
 
+    def __init__(self, llm_tiers: Sequence[str] = ()) -> None:
+        self.llm_tiers = tuple(llm_tiers)
+
     @hookimpl
     def register_operations(self, register: Callable[..., None]) -> None:
+        from oneiro.dream.ops.llm import builtin_llm_operations
         from oneiro.dream.phases import builtin_operations
 
         for phase, order, operation in builtin_operations():
+            register(phase.value, operation, order=order)
+        for phase, order, operation in builtin_llm_operations(self.llm_tiers):
             register(phase.value, operation, order=order)
 
     @hookimpl

@@ -19,10 +19,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+import oneiro
 from oneiro.cli.common import (
     EmbedderOption,
     HomeOption,
     PresetOption,
+    config_for,
     console,
     open_memory,
     print_json,
@@ -145,6 +147,11 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
         seconds: Annotated[float | None, typer.Option(help="Wall-clock budget in seconds.")] = None,
+        tier: Annotated[
+            str | None,
+            typer.Option(help="T0 (no LLM), T1 or T2 (these call the [tiers.*] endpoint of oneiro.toml)."),
+        ] = None,
+        tokens: Annotated[int | None, typer.Option(help="LLM token budget of the cycle (T1, T2).")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
         home: HomeOption = None,
         embedder: EmbedderOption = None,
@@ -152,10 +159,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Dream now (bypasses the scheduler), with progress per phase."""
         from oneiro.dream.budget import CycleBudget
+        from oneiro.llm.tiers import cycle_budget
 
-        # A bad budget is refused before the store is opened, so it cannot even create one.
-        budget = None if seconds is None else CycleBudget(seconds)
-        with open_memory(home, embedder, preset) as memory, contextlib.ExitStack() as stack:
+        # A bad budget, or a tier with no endpoint, is refused before the store is opened, so it
+        # cannot even create one.
+        if seconds is not None:
+            CycleBudget(seconds)
+        config = config_for(home, embedder, preset)
+        budget = cycle_budget(config, seconds=seconds, tier=tier, tokens=tokens)
+        with oneiro.open(config.state_dir, config=config) as memory, contextlib.ExitStack() as stack:
             if not dry_run:
                 memory.refuse_write()
             if not as_json:

@@ -5,6 +5,7 @@ Every LLM operation is an alternative to a T0 operation, never a replacement: wh
 out, the endpoint fails or an answer stays invalid, the caller falls back to T0 (:class:`LLMError`).
 """
 
-from oneiro.llm.backend import Completion, LLMBackend, LLMError, TierConfig
+from oneiro.config import TierConfig
+from oneiro.llm.backend import Completion, LLMBackend, LLMError
 
 __all__ = ["Completion", "LLMBackend", "LLMError", "TierConfig"]

@@ -7,14 +7,14 @@ a repeated dry run costs nothing.
 
 Invariant: :meth:`ask` either returns a validated answer whose tokens were charged, or raises
 :class:`LLMError` having charged what the endpoint reported it used; it never returns half an
-answer. The API key is read from the environment by name and is never part of any error message.
+answer. The API key is read from the environment by name (:meth:`TierConfig.api_key`) and is
+never part of any error message.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -23,18 +23,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from oneiro.errors import ConfigError, OneiroError
-from oneiro.llm.cache import ResponseCache
+from oneiro.config import TierConfig
+from oneiro.errors import OneiroError
+from oneiro.llm.cache import Cache
 
 M = TypeVar("M", bound=BaseModel)
 Message = dict[str, str]
-
-#: Default request timeout in seconds and retry count (the OpenAI SDK's own defaults are 600 s
-#: and 2 retries; a dream step should give up sooner and fall back to T0).
-DEFAULT_TIMEOUT_S = 30.0
-DEFAULT_RETRIES = 2
-#: First backoff delay in seconds; doubles per retry (exponential backoff).
-DEFAULT_BACKOFF_S = 0.5
 
 
 class LLMError(OneiroError):
@@ -50,45 +44,17 @@ class TransientError(Exception):
     """Raised by :meth:`LLMBackend.complete_raw` for an answer worth retrying (429, 5xx, timeout)."""
 
 
-@dataclass(frozen=True)
-class TierConfig:
-    """One ``[tiers.T1]`` / ``[tiers.T2]`` table of oneiro.toml. ``api_key_env`` names the
-    environment variable holding the key; the key itself is never stored in a config."""
+@dataclass
+class Stats:
+    """What this backend has done since it was built: for the bench and the cost report."""
 
-    base_url: str
-    model: str
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    max_retries: int = DEFAULT_RETRIES
-    backoff_s: float = DEFAULT_BACKOFF_S
-    max_tokens: int = 1024
-    #: Price per million tokens (prompt, completion), for cost reports.
-    price_in_per_m: float = 0.0
-    price_out_per_m: float = 0.0
-    backend: str = "openai"
-
-    @classmethod
-    def from_table(cls, tier: str, table: dict[str, Any] | None) -> TierConfig:
-        """The tier's config from its TOML table; a clear error when the table or a needed field
-        is missing (raised before a cycle starts)."""
-        if not table:
-            raise ConfigError(f"tier {tier} calls an LLM but oneiro.toml has no [tiers.{tier}] table")
-        missing = [k for k in ("base_url", "model") if not table.get(k)]
-        if missing:
-            raise ConfigError(f"[tiers.{tier}] needs {', '.join(missing)}")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise ConfigError(f"[tiers.{tier}] has unknown settings: {', '.join(unknown)}")
-        return cls(**table)
-
-    def api_key(self) -> str:
-        key = os.environ.get(self.api_key_env)
-        if not key:
-            raise LLMError(
-                "key_missing", f"the environment variable {self.api_key_env} holding the key is not set"
-            )
-        return key
+    requests: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    failures: int = 0
+    #: Wall time spent in requests (retries and backoff included), for the overhead figure.
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -128,10 +94,11 @@ class LLMBackend(ABC):
     def __init__(
         self,
         config: TierConfig,
-        cache: ResponseCache | None = None,
+        cache: Cache | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config, self.cache, self._sleep = config, cache, sleep
+        self.stats = Stats()
 
     @abstractmethod
     def complete_raw(self, messages: Sequence[Message], schema: dict[str, Any] | None) -> Completion:
@@ -148,7 +115,9 @@ class LLMBackend(ABC):
             hit = self.cache.get(key)
             if hit is not None:
                 try:
-                    return Answer(model.model_validate_json(hit), key, self.config.model, 0, True)
+                    value = model.model_validate_json(hit)
+                    self.stats.cache_hits += 1
+                    return Answer(value, key, self.config.model, 0, True)
                 except ValidationError:
                     pass  # a stale entry for a changed schema: ask again
         completion = self._charged(messages, schema, budget)
@@ -179,18 +148,28 @@ class LLMBackend(ABC):
             raise LLMError("budget_exhausted", "the phase's token budget is spent")
         completion = self._with_retries(messages, schema)
         budget.spend_tokens(completion.tokens)
+        self.stats.prompt_tokens += completion.prompt_tokens
+        self.stats.completion_tokens += completion.completion_tokens
         return completion
 
     def _with_retries(self, messages: Sequence[Message], schema: dict[str, Any]) -> Completion:
         delay = self.config.backoff_s
         for attempt in range(self.config.max_retries + 1):
+            self.stats.requests += 1
+            start = time.perf_counter()
             try:
                 return self.complete_raw(messages, schema)
+            except LLMError:
+                self.stats.failures += 1
+                raise
             except TransientError as exc:
+                self.stats.failures += 1
                 if attempt == self.config.max_retries:
                     raise LLMError("endpoint_failed", f"the endpoint kept failing: {exc}") from None
                 self._sleep(delay)
                 delay *= 2
+            finally:
+                self.stats.seconds += time.perf_counter() - start
         raise AssertionError("unreachable")
 
 

@@ -9,6 +9,9 @@ from typing import Any
 
 from oneiro.llm.backend import Completion, LLMBackend, LLMError, Message, TransientError
 
+#: What the SDK is given as the key for an endpoint that takes none (it refuses an empty one).
+NO_KEY = "no-key"
+
 
 class OpenAIBackend(LLMBackend):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -21,9 +24,15 @@ class OpenAIBackend(LLMBackend):
                 import openai
             except ImportError:
                 raise LLMError("no_sdk", "the openai package is missing; install oneiro[llm]") from None
+            key = self.config.api_key()
+            if key is None and self.config.api_key_env:
+                raise LLMError(
+                    "key_missing",
+                    f"the environment variable {self.config.api_key_env} holding the key is not set",
+                )
             self._client = openai.OpenAI(
                 base_url=self.config.base_url,
-                api_key=self.config.api_key(),
+                api_key=key or NO_KEY,
                 timeout=self.config.timeout_s,
                 max_retries=0,
             )

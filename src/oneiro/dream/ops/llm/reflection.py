@@ -6,77 +6,47 @@ journal says why: the T0 operations of the phase still run (fallback)."""
 
 from __future__ import annotations
 
+from oneiro.dream.ops.llm.common import LLMOperation, cited, handles
 from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
-from oneiro.dream.writes import Note
 from oneiro.llm.backend import LLMBackend, LLMError
 from oneiro.llm.prompts import REFLECTION_VERSION, Reflection, reflection_messages
-from oneiro.model import Entry, EntryStatus, Provenance, Tier, entry_id
+from oneiro.model import Tier
+
+#: Episodes one reflection reads: Generative Agents reflect over the 100 most recent memories;
+#: half that keeps one request well inside a small model's context window.
+REFLECTION_EPISODES = 50
 
 
-class LLMReflection:
+class LLMReflection(LLMOperation):
     name = "llm_reflection"
     tier = Tier.T1
+    version = REFLECTION_VERSION
 
-    def __init__(self, backend: LLMBackend, limit: int = 50) -> None:
-        self.backend, self.limit = backend, limit
+    def __init__(self, backend: LLMBackend | None = None, limit: int = REFLECTION_EPISODES) -> None:
+        super().__init__(backend)
+        self.limit = limit
 
     def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         out = Outcome()
         episodes = list(snap.new_episodes)[: self.limit]
         if not episodes:
             return out
-        real = {ep.id for ep in episodes}
+        shown = handles([ep.id for ep in episodes])
+        text = {ep.id: ep.text for ep in episodes}
         try:
-            answer = self.backend.ask(
-                reflection_messages([(ep.id, ep.text) for ep in episodes]), Reflection, ctx.budget
+            value, answer = self.ask(
+                reflection_messages([(h, text[i]) for h, i in shown.items()]), Reflection, ctx
             )
         except LLMError as exc:
-            out.writes.notes.append(
-                Note("llm_fallback", {"op": self.name, "reason": exc.reason, "why": str(exc)})
-            )
-            out.did["fallback"] = 1
-            return out
-        value = answer.value
-        assert isinstance(value, Reflection)
+            return self.fallback(out, exc)
         rejected = 0
         for insight in value.insights:
-            sources = tuple(dict.fromkeys(e for e in insight.evidence if e in real))
+            sources = cited(insight.evidence, shown)
             if not sources:
                 rejected += 1
                 continue
-            data = {
-                "prompt_hash": answer.prompt_hash,
-                "model": answer.model,
-                "prompt_version": REFLECTION_VERSION,
-            }
-            out.writes.entries.append(
-                Entry(
-                    id=entry_id("reflection", insight.text, sources, data),
-                    kind="reflection",
-                    text=insight.text,
-                    sources=sources,
-                    provenance=Provenance.LLM,
-                    tier=self.tier,
-                    cycle_id=ctx.cycle_id,
-                    status=EntryStatus.STAGED,
-                    data=data,
-                    created_at=ctx.now,
-                )
-            )
-        out.writes.notes.append(
-            Note(
-                "llm_call",
-                {
-                    "op": self.name,
-                    "prompt_hash": answer.prompt_hash,
-                    "model": answer.model,
-                    "tier": self.tier.value,
-                    "tokens": answer.tokens,
-                    "cached": answer.cached,
-                    "rejected": rejected,
-                },
-            )
-        )
+            out.writes.entries.append(self.staged("reflection", insight.text, sources, answer, ctx))
+        self.called(out, answer, rejected=rejected)
         out.did["insights"] = len(out.writes.entries)
         if rejected:
             out.did["rejected_uncited"] = rejected
