@@ -375,3 +375,17 @@ def test_a_transaction_handle_is_the_stores_own_type_and_rolls_back_on_error(sto
     assert store.get_meta("k") is None
     with store.snapshot() as snap:
         assert isinstance(snap, TxHandle) and not snap.writable
+
+
+def test_entry_uses_add_up_and_select_the_used(store: Store) -> None:
+    from oneiro.store.query import EntryQuery
+
+    (a,) = add(store, "source")
+    used, idle = derived("used", (a.id,)), derived("idle", (a.id,))
+    store.add_entries([used, idle], None, MODEL)
+    assert store.count_entry_uses({used.id: (2, 1, 0), "missing": (1, 0, 0)}) == 1
+    assert store.count_entry_uses({used.id: (1, 0, 1), idle.id: (0, 0, 0)}) == 1
+    got = store.entries([used.id, idle.id])
+    assert (got[used.id].uses, got[used.id].helpful, got[used.id].harmful) == (3, 1, 1)
+    assert got[idle.id].uses == 0
+    assert [e.id for e in store.entries_matching(EntryQuery(min_uses=1))] == [used.id]
