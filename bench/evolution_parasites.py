@@ -98,7 +98,10 @@ def main() -> None:
         )
         print(json.dumps(rows[-1]))
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"goal": {"parasite": GOAL_PARASITE, "helpful": GOAL_HELPFUL}, "rows": rows}, indent=2) + "\n")
+    OUT.write_text(
+        json.dumps({"goal": {"parasite": GOAL_PARASITE, "helpful": GOAL_HELPFUL}, "rows": rows}, indent=2)
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -72,7 +72,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args()
     gen = TextGen(SEED)
-    with tempfile.TemporaryDirectory() as tmp, oneiro.open(Path(tmp) / "uses.db", embedder="hashing") as memory:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        oneiro.open(Path(tmp) / "uses.db", embedder="hashing") as memory,
+    ):
         t0 = time.perf_counter()
         build(memory, args.episodes, args.entries, gen)
         build_s = time.perf_counter() - t0

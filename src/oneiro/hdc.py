@@ -29,6 +29,9 @@ HV = npt.NDArray[np.uint8]
 
 #: Popcount of every byte value, for Hamming distances over packed bits.
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
+#: Rows per block of a similarity scan: 2,048 rows of 1 KiB (dim 8,192) is 2 MiB, within a
+#: typical L2/L3 cache (measured: 2,048 beat 512 and 8,192 at 100k fingerprints).
+BLOCK_ROWS = 2048
 #: Outcome levels: an outcome is encoded as the nearest of these quantised levels.
 OUTCOME_LEVELS = 16
 
@@ -79,18 +82,30 @@ def similarity(a: HV, b: HV) -> float:
 
 
 def similarities(matrix: HV, query: HV) -> npt.NDArray[np.float64]:
-    """Similarity of ``query`` to every row of ``matrix`` (n x dim/8), vectorised."""
-    if matrix.shape[0] == 0:
+    """Similarity of ``query`` to every row of ``matrix`` (n x dim/8), vectorised.
+
+    Rows are XORed and popcounted as 64-bit words (an eighth of the operations of a byte-wise
+    pass) in blocks of :data:`BLOCK_ROWS` through one reused buffer, so the scan streams the
+    matrix once instead of writing and re-reading two temporaries the size of it
+    (bench/evolution_fingerprints.py: about 1.5x faster at 100k fingerprints)."""
+    n = matrix.shape[0]
+    if n == 0:
         return np.zeros(0, dtype=np.float64)
     dim = matrix.shape[1] * 8
-    # 64-bit words: an eighth of the XORs and popcounts of a byte-wise pass (dim % 64 == 0 here).
     words: npt.NDArray[np.unsignedinteger[Any]] = matrix
     q: npt.NDArray[np.unsignedinteger[Any]] = query
     if matrix.shape[1] % 8 == 0 and matrix.flags.c_contiguous:
         words, q = matrix.view(np.uint64), np.ascontiguousarray(query).view(np.uint64)
-    counts = np.bitwise_count(np.bitwise_xor(words, q[None, :])).sum(axis=1, dtype=np.int64)
-    out: npt.NDArray[np.float64] = 1.0 - 2.0 * counts.astype(np.float64) / dim
-    return out
+    counts = np.empty(n, dtype=np.int64)
+    buf = np.empty((min(BLOCK_ROWS, n), words.shape[1]), dtype=words.dtype)
+    for start in range(0, n, BLOCK_ROWS):
+        block = words[start : start + BLOCK_ROWS]
+        out = buf[: block.shape[0]]
+        np.bitwise_xor(block, q[None, :], out=out)
+        np.bitwise_count(out, out=out)
+        counts[start : start + block.shape[0]] = out.sum(axis=1, dtype=np.int64)
+    result: npt.NDArray[np.float64] = 1.0 - 2.0 * counts.astype(np.float64) / dim
+    return result
 
 
 @dataclass(frozen=True)

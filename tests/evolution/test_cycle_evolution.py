@@ -3,8 +3,9 @@ parasite through the cycle's writes (undone by a revert), and journals its Price
 
 from __future__ import annotations
 
-from oneiro.memory import Memory
 from tests.evolution.test_usage import counters, planted, recalled
+
+from oneiro.memory import Memory
 
 
 def test_a_recalled_entry_followed_by_harm_is_demoted_by_a_dream(memory: Memory) -> None:
