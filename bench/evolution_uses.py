@@ -58,6 +58,19 @@ def build(memory: Any, episodes: int, entries: int, gen: TextGen) -> None:
         memory.store.add_entries(rows, memory.embedder.embed(texts), memory.embedder.name)
 
 
+def note_cost(memory: Any, query: str, calls: int = 20_000) -> float:
+    """Microseconds one recall spends noting its hits (the whole of counting on recall's path),
+    on a fresh log so the figure is not the settled one's."""
+    from oneiro.usage import UseLog
+
+    hits = memory.recall(query, K)
+    log = UseLog()
+    t = time.perf_counter()
+    for i in range(calls):
+        log.note(hits, float(i))
+    return (time.perf_counter() - t) / calls * 1e6
+
+
 class _NotCounting:
     """A use log that notes nothing: recall as it was before use counting."""
 
@@ -97,6 +110,7 @@ def main() -> None:
         t = time.perf_counter()
         counted = memory.flush_uses()
         settle_ms = (time.perf_counter() - t) * 1e3
+        note_us = note_cost(memory, queries[0])
     p50_on, p50_off = float(np.median(on)) * 1e3, float(np.median(off)) * 1e3
     result = {
         "items": args.episodes + args.entries,
@@ -115,6 +129,7 @@ def main() -> None:
         "entry_hits_noted": int(returned),
         "entries_counted": counted,
         "settle_ms": round(settle_ms, 3),
+        "note_us_per_recall": round(note_us, 3),
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
