@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from tests.fakes import FakeSnapshot, apply_writes, begin_cycle, complete_cycle, fake_context
 
 from oneiro.backends.hashing import HashingEmbedder
+from oneiro.config import Config
 from oneiro.dream.ops.evolution.contradictions import ContradictionDetection, claim_of, contradicts
 from oneiro.dream.ops.evolution.fingerprints import DreamFingerprints
+from oneiro.dream.ops.evolution.fitness import fitness
 from oneiro.dream.ops.evolution.memetic import MemeticSelection
 from oneiro.dream.ops.evolution.recombination import KnowledgeRecombination
 from oneiro.dream.phase import Carry
@@ -160,6 +162,11 @@ def test_selection_figures_are_finite_for_any_store(rows: list[tuple[int, int, i
             price = notes(out, "evolution.memetic")["price"] if isinstance(op, MemeticSelection) else {}
             values += [float(v) for v in price.values()]
             assert all(math.isfinite(v) for v in values)
+            if isinstance(op, MemeticSelection):
+                stored = s.entries([u.entry_id for u in out.writes.updates])
+                for u in out.writes.updates:
+                    if "confidence" in u.changes:  # a demotion never raises a fitness
+                        assert u.changes["fitness"] <= fitness(stored[u.entry_id], NOW, Config().evolution)
     finally:
         s.close()
 
@@ -168,6 +175,10 @@ def test_selection_figures_are_finite_for_any_store(rows: list[tuple[int, int, i
 def test_claims_contradict_on_polarity_or_single_values_only() -> None:
     a, b = claim_of("The timeout is 30 seconds"), claim_of("The timeout is now 45 seconds")
     assert a and b and contradicts(a, b)
+    m, n = claim_of("The standup is at 9:30 daily"), claim_of("the standup is at 10:00 daily")
+    assert m and n and contradicts(m, n)
+    o, q = claim_of("The standup is at 9:30"), claim_of("The standup is in room 4")
+    assert o and q and not contradicts(o, q)
     c, d = claim_of("Ann is a doctor"), claim_of("Ann is tall")
     assert c and d and not contradicts(c, d)
     e, f = claim_of("Ann is a doctor"), claim_of("Ann is not a doctor")

@@ -6,9 +6,10 @@ one (``subject``, ``attribute``, ``value``, optional ``polarity`` false for a ne
 attribute is single-valued), else from its text by one plain pattern: ``<subject> <verb> [not |
 no longer | never] <value>``, the verb being the attribute. Two claims of one subject and
 attribute contradict when they give the same value opposite polarities, or give different
-values where the attribute is single-valued: a declared one, or a number on both sides
-(``the timeout is 30`` against ``the timeout is 45``; ``Ann is a doctor`` and ``Ann is tall``
-do not contradict).
+values where the attribute is single-valued: a declared one, or a quantity, the two values being
+one template with different numbers in it (``the timeout is 30 seconds`` against ``the timeout is
+45 seconds``, ``the standup is at 9:30`` against ``the standup is at 10:00``; ``Ann is a doctor``
+and ``Ann is tall`` do not contradict).
 
 Each contradiction becomes a ``contradiction`` entry staged at the hypothesis confidence, citing
 both sides (real ids), which INTEGRATION admits like any dream output and the scheduler counts as
@@ -43,7 +44,7 @@ _CLAIM = re.compile(
     r"(?P<value>[^.;!?\n]{1,80})",
     re.IGNORECASE,
 )
-_NUMBER = re.compile(r"^-?\d+(?:[.,:]\d+)*\s*%?(?:\s*\w{0,8})?$")
+_NUMBER = re.compile(r"-?\d+(?:[.,:]\d+)*")
 _UPDATE_WORDS = re.compile(r"^(now|currently|actually)\s+", re.IGNORECASE)
 
 
@@ -79,7 +80,8 @@ def contradicts(a: Claim, b: Claim) -> bool:
         return False
     if a.value == b.value:
         return a.positive != b.positive
-    single = (a.declared and b.declared) or bool(_NUMBER.match(a.value) and _NUMBER.match(b.value))
+    template = _NUMBER.sub("#", a.value)
+    single = (a.declared and b.declared) or ("#" in template and template == _NUMBER.sub("#", b.value))
     return a.positive and b.positive and single
 
 

@@ -61,7 +61,7 @@ class MemeticSelection:
             return _skip("no entry has been used by recall yet")
         old = {e.id: _finite(e.fitness) for e in pop}
         new = {e.id: _finite(fitness(e, ctx.now, cfg)) for e in pop}
-        writes, demoted = Writes(), self._immune(pop, new, cfg, carry, ctx)
+        writes, demoted = Writes(), self._immune(pop, new, cfg, carry)
         for e in pop:
             changes: dict[str, Any] = dict(demoted.get(e.id, {}))
             if new[e.id] != old[e.id] or changes:
@@ -93,16 +93,17 @@ class MemeticSelection:
 
     @staticmethod
     def _immune(
-        pop: Sequence[Entry], new: dict[str, float], cfg: EvolutionConfig, carry: Carry, ctx: Context
+        pop: Sequence[Entry], new: dict[str, float], cfg: EvolutionConfig, carry: Carry
     ) -> dict[str, dict[str, Any]]:
-        """The demotions: poisoned and parasitic entries (``parasite_decay``), and entries a
-        contradiction sets against validated knowledge (``decay``)."""
+        """The demotions: poisoned and parasitic entries (``parasite_decay`` on confidence, and on
+        their new fitness in ``new`` when it is positive: a demotion never raises a fitness), and
+        entries a contradiction sets against validated knowledge (``decay`` on confidence)."""
         against = {c["entry"] for c in carry.contradictions or [] if c.get("validated_other")}
         out: dict[str, dict[str, Any]] = {}
         for e in pop:
             found = sorted({s for t in (e.text, *e.keys) for s in signatures(t)})
             if found or is_parasite(e, cfg):
-                new[e.id] *= cfg.parasite_decay
+                new[e.id] = min(new[e.id], new[e.id] * cfg.parasite_decay)
                 why = (
                     f"poisoning signature {found}"
                     if found
