@@ -84,10 +84,11 @@ def similarity(a: HV, b: HV) -> float:
 def similarities(matrix: HV, query: HV) -> npt.NDArray[np.float64]:
     """Similarity of ``query`` to every row of ``matrix`` (n x dim/8), vectorised.
 
-    Rows are XORed and popcounted as 64-bit words (an eighth of the operations of a byte-wise
-    pass) in blocks of :data:`BLOCK_ROWS` through one reused buffer, so the scan streams the
-    matrix once instead of writing and re-reading two temporaries the size of it
-    (bench/evolution_fingerprints.py: about 1.5x faster at 100k fingerprints)."""
+    Rows are XORed as 64-bit words in blocks of :data:`BLOCK_ROWS` through reused buffers, so the
+    scan streams the matrix once instead of writing and re-reading temporaries the size of it;
+    popcounts land in bytes, and each block's counts are summed down the transposed block (one
+    vector add per word column, instead of a short reduction per row). Measured in
+    bench/evolution_fingerprints.py against the whole-matrix scan it replaced."""
     n = matrix.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.float64)
@@ -96,14 +97,17 @@ def similarities(matrix: HV, query: HV) -> npt.NDArray[np.float64]:
     q: npt.NDArray[np.unsignedinteger[Any]] = query
     if matrix.shape[1] % 8 == 0 and matrix.flags.c_contiguous:
         words, q = matrix.view(np.uint64), np.ascontiguousarray(query).view(np.uint64)
+    total = np.uint16 if dim < 2**16 else np.uint32
     counts = np.empty(n, dtype=np.int64)
-    buf = np.empty((min(BLOCK_ROWS, n), words.shape[1]), dtype=words.dtype)
+    rows = min(BLOCK_ROWS, n)
+    xor = np.empty((rows, words.shape[1]), dtype=words.dtype)
+    bits = np.empty((rows, words.shape[1]), dtype=np.uint8)
     for start in range(0, n, BLOCK_ROWS):
         block = words[start : start + BLOCK_ROWS]
-        out = buf[: block.shape[0]]
-        np.bitwise_xor(block, q[None, :], out=out)
-        np.bitwise_count(out, out=out)
-        counts[start : start + block.shape[0]] = out.sum(axis=1, dtype=np.int64)
+        x, b = xor[: block.shape[0]], bits[: block.shape[0]]
+        np.bitwise_xor(block, q[None, :], out=x)
+        np.bitwise_count(x, out=b)
+        counts[start : start + block.shape[0]] = np.add.reduce(b.T, axis=0, dtype=total)
     result: npt.NDArray[np.float64] = 1.0 - 2.0 * counts.astype(np.float64) / dim
     return result
 
