@@ -10,6 +10,7 @@ Run: ``nice python bench/evolution_fingerprints.py``.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +54,7 @@ def main() -> None:
         out[f"ns_per_dream_unblocked_{n}"] = round(plain_s / n * 1e9, 1)
         out[f"ns_per_dream_streaming_floor_{n}"] = round(stream_s / n * 1e9, 1)
     out["seed_ns_per_dream"] = 10.0
+    out["load_average_1m"] = round(os.getloadavg()[0], 2)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out))

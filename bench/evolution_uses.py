@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -130,6 +131,7 @@ def main() -> None:
         "entries_counted": counted,
         "settle_ms": round(settle_ms, 3),
         "note_us_per_recall": round(note_us, 3),
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
