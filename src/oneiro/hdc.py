@@ -29,6 +29,9 @@ HV = npt.NDArray[np.uint8]
 
 #: Popcount of every byte value, for Hamming distances over packed bits.
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
+#: Rows per block of a similarity scan: 2,048 rows of 1 KiB (dim 8,192) is 2 MiB, within a
+#: typical L2/L3 cache (measured: 2,048 beat 512 and 8,192 at 100k fingerprints).
+BLOCK_ROWS = 2048
 #: Outcome levels: an outcome is encoded as the nearest of these quantised levels.
 OUTCOME_LEVELS = 16
 
@@ -79,18 +82,34 @@ def similarity(a: HV, b: HV) -> float:
 
 
 def similarities(matrix: HV, query: HV) -> npt.NDArray[np.float64]:
-    """Similarity of ``query`` to every row of ``matrix`` (n x dim/8), vectorised."""
-    if matrix.shape[0] == 0:
+    """Similarity of ``query`` to every row of ``matrix`` (n x dim/8), vectorised.
+
+    Rows are XORed as 64-bit words in blocks of :data:`BLOCK_ROWS` through reused buffers, so the
+    scan streams the matrix once instead of writing and re-reading temporaries the size of it;
+    popcounts land in bytes, and each block's counts are summed down the transposed block (one
+    vector add per word column, instead of a short reduction per row). Measured in
+    bench/evolution_fingerprints.py against the whole-matrix scan it replaced."""
+    n = matrix.shape[0]
+    if n == 0:
         return np.zeros(0, dtype=np.float64)
     dim = matrix.shape[1] * 8
-    # 64-bit words: an eighth of the XORs and popcounts of a byte-wise pass (dim % 64 == 0 here).
     words: npt.NDArray[np.unsignedinteger[Any]] = matrix
     q: npt.NDArray[np.unsignedinteger[Any]] = query
     if matrix.shape[1] % 8 == 0 and matrix.flags.c_contiguous:
         words, q = matrix.view(np.uint64), np.ascontiguousarray(query).view(np.uint64)
-    counts = np.bitwise_count(np.bitwise_xor(words, q[None, :])).sum(axis=1, dtype=np.int64)
-    out: npt.NDArray[np.float64] = 1.0 - 2.0 * counts.astype(np.float64) / dim
-    return out
+    total = np.uint16 if dim < 2**16 else np.uint32
+    counts = np.empty(n, dtype=np.int64)
+    rows = min(BLOCK_ROWS, n)
+    xor = np.empty((rows, words.shape[1]), dtype=words.dtype)
+    bits = np.empty((rows, words.shape[1]), dtype=np.uint8)
+    for start in range(0, n, BLOCK_ROWS):
+        block = words[start : start + BLOCK_ROWS]
+        x, b = xor[: block.shape[0]], bits[: block.shape[0]]
+        np.bitwise_xor(block, q[None, :], out=x)
+        np.bitwise_count(x, out=b)
+        counts[start : start + block.shape[0]] = np.add.reduce(b.T, axis=0, dtype=total)
+    result: npt.NDArray[np.float64] = 1.0 - 2.0 * counts.astype(np.float64) / dim
+    return result
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from oneiro.store.cycles import CycleRow
 from oneiro.store.factory import StoreOptions, is_url, open_store
 from oneiro.store.journal import Record
 from oneiro.store.query import hypotheses as hypotheses_query
+from oneiro.usage import UseLog
 from oneiro.validation import ValidationReport, Validator
 
 Clock = Callable[[], float]
@@ -172,6 +173,8 @@ class Memory:
         self._playbook = Playbook(store, clock=clock, probes=self.registry.probes)
         self._cache = IndexCache(store, embedder.name, config.lifecycle.confidence_floor)
         self._recaller = Recaller(store, embedder, config, self._cache)
+        #: Entries recall returned, counted into the store off recall's path (:mod:`oneiro.usage`).
+        self.uses = UseLog()
         self.bus = EventBus()
         self._wake_child = threading.Event()
         self.gate = Gate(store, clock, sleep=config.sleep)
@@ -228,6 +231,7 @@ class Memory:
             fresh = self.store.add_episodes(scored, matrix, self.embedder.name, keys, recorded_at=now)
             stored = self.store.episodes([e.id for e in scored])
             episodes = [stored[e.id] for e in scored]
+            self.uses.settle(self.store, [e for e, new in zip(episodes, fresh, strict=True) if new], now)
             if self.config.lifecycle.validate_on_record and any(fresh):
                 self.validator.run([e for e, new in zip(episodes, fresh, strict=True) if new], now)
         return Recorded(tuple(episodes), tuple(fresh))
@@ -277,7 +281,10 @@ class Memory:
             until=None if until is None else capture.parse_ts(until, "until"),
             include_entries=include_entries,
         )
-        return self._recaller.recall(query, k, flt, self.clock())
+        now = self.clock()
+        hits = self._recaller.recall(query, k, flt, now)
+        self.uses.note(hits, now)
+        return hits
 
     def sources(self, entry: Entry | str) -> list[Episode]:
         """The episodes an entry rests on, in its order."""
@@ -367,6 +374,7 @@ class Memory:
             self.store.refuse_write()
         if dry_run:
             return self.engine.plan(budget=budget)
+        self.flush_uses()
         if isolate:
             return self._dream_isolated(reason, budget)
         return self.engine.run(reason=reason, budget=budget, resume=resume)
@@ -485,9 +493,19 @@ class Memory:
         can refuse a writing command before it starts showing progress."""
         self.store.refuse_write()
 
+    def flush_uses(self) -> int:
+        """Count the uses recall noted into the store now (a dream and closing do it too)."""
+        if self.store.read_only:
+            return 0
+        with self.store.transaction():
+            return self.uses.settle(self.store, (), self.clock())
+
     def close(self) -> None:
-        self._recaller.close()
-        self.store.close()
+        try:
+            self.flush_uses()
+        finally:
+            self._recaller.close()
+            self.store.close()
 
     def __enter__(self) -> Memory:
         return self

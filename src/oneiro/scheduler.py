@@ -29,6 +29,9 @@ from oneiro.store.query import EntryQuery
 
 #: Contradictions waiting for awake evidence: each one raises the pressure to dream.
 STAGED_CONTRADICTIONS = EntryQuery(kinds=("contradiction",), statuses=("staged",))
+#: Dreams a later real decision matched (EVOLUTION's fingerprints, seed 004): each raises the
+#: scheduling weight of dreaming.
+PREDICTIVE_DREAMS = EntryQuery(kinds=("dream_fingerprints",), data_keys=("predictive",))
 
 DAY_SECONDS = 86_400.0
 HOUR = 3600.0
@@ -127,8 +130,24 @@ def gather(store: Store, now: float) -> SchedulerState:
     )
     contradictions = len(store.entries_matching(STAGED_CONTRADICTIONS))
     return SchedulerState(
-        backlog_size, importance_sum, residual_mass, contradictions, last_dream, store.last_awake_ts(), spent
+        backlog_size,
+        importance_sum,
+        residual_mass,
+        contradictions,
+        last_dream,
+        store.last_awake_ts(),
+        spent,
+        predictive_weight(store, {c.id for c in finished}),
     )
+
+
+def predictive_weight(store: Store, cycles: set[str]) -> float:
+    """The share of ``cycles`` (the recent returned ones) whose dream fingerprints a later real
+    decision matched, in [0, 1]: 0 with no cycle, or no dream that proved predictive."""
+    if not cycles:
+        return 0.0
+    hits = {e.cycle_id for e in store.entries_matching(PREDICTIVE_DREAMS) if e.cycle_id in cycles}
+    return len(hits) / len(cycles)
 
 
 class Runner:

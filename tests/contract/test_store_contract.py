@@ -400,3 +400,17 @@ def test_episodes_scored_below_a_version_are_found_by_scorer_and_window(store: S
     ]
     assert store.episodes_scored_below("likes", 2, rowids[eps[0].id], top, 10) == []
     assert store.episodes_scored_below("likes", 3, 0, top, 1)[0][1].text == "old likes"
+
+
+def test_entry_uses_add_up_and_select_the_used(store: Store) -> None:
+    from oneiro.store.query import EntryQuery
+
+    (a,) = add(store, "source")
+    used, idle = derived("used", (a.id,)), derived("idle", (a.id,))
+    store.add_entries([used, idle], None, MODEL)
+    assert store.count_entry_uses({used.id: (2, 1, 0), "missing": (1, 0, 0)}) == 1
+    assert store.count_entry_uses({used.id: (1, 0, 1), idle.id: (0, 0, 0)}) == 1
+    got = store.entries([used.id, idle.id])
+    assert (got[used.id].uses, got[used.id].helpful, got[used.id].harmful) == (3, 1, 1)
+    assert got[idle.id].uses == 0
+    assert [e.id for e in store.entries_matching(EntryQuery(min_uses=1))] == [used.id]

@@ -116,6 +116,18 @@ class ImaginedReturn(TypedDict):
     observed: int
 
 
+class ContradictionFinding(TypedDict):
+    """One contradiction EVOLUTION found: ``entry`` (an entry id) and ``other`` (an entry or an
+    episode id) state incompatible values or polarities of one subject's attribute; ``validated_other``
+    says the other side is validated knowledge (what memetic selection's immune check reads)."""
+
+    entry: str
+    other: str
+    subject: str
+    attribute: str
+    validated_other: bool
+
+
 class BacklogSummary(TypedDict):
     """What the cycle set out to consolidate, what it consolidated and what it left."""
 
@@ -135,6 +147,7 @@ class Carry:
     Fields: ``residue`` (ONSET), ``replay`` (the selection), ``trajectories`` (forward replay),
     ``keys_entries`` (episode id -> its keys entry), ``rescoring_cursor`` (scorer -> mark),
     ``threats``, ``predictions``, ``counterfactuals`` and ``imagined_returns`` (REM's),
+    ``contradictions`` (EVOLUTION's),
     ``admission`` and ``revisions``
     (INTEGRATION's), ``backlog`` (the cycle's, for the brief) and ``brief`` (RETURN's)."""
 
@@ -147,6 +160,7 @@ class Carry:
     predictions: list[Finding] | None = None
     counterfactuals: list[Finding] | None = None
     imagined_returns: list[ImaginedReturn] | None = None
+    contradictions: list[ContradictionFinding] | None = None
     admission: AdmissionSummary | None = None
     revisions: list[RevisionSummary] | None = None
     backlog: BacklogSummary | None = None

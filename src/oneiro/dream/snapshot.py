@@ -372,6 +372,7 @@ def _relaxed() -> dict[str, Any]:
     return {
         "statuses": None,
         "min_confidence": None,
+        "min_uses": None,
         "data_has": (),
         "data_keys": (),
         "data_lacks": (),
@@ -411,6 +412,7 @@ def _matches(entry: Entry, q: EntryQuery, returned: frozenset[str]) -> bool:
         q.cycle is None or entry.cycle_id == q.cycle,
         q.not_cycle is None or entry.cycle_id is None or entry.cycle_id != q.not_cycle,
         q.min_confidence is None or entry.confidence >= q.min_confidence,
+        q.min_uses is None or entry.uses >= q.min_uses,
         all(_extract(entry.data, p) == v for p, v in q.data_has),
         all(_extract(entry.data, p) is not None for p in q.data_keys),
         all(_extract(entry.data, p) is None for p in q.data_lacks),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from oneiro.errors import InvalidInput
@@ -128,6 +128,18 @@ def update(
     undo.update(conn, "entries", entry_id, values, cycle_id)
 
 
+def count_uses(conn: sqlite3.Connection, counts: Mapping[str, tuple[int, int, int]]) -> int:
+    """Add ``(uses, helpful, harmful)`` to each named entry's counters, in one statement per
+    entry; return how many entries exist to count. Awake accounting, not undo-logged: a reverted
+    cycle does not take back what recall used (it was used)."""
+    rows = [(max(u, 0), max(h, 0), max(b, 0), i) for i, (u, h, b) in counts.items() if u or h or b]
+    before = conn.total_changes
+    conn.executemany(
+        "UPDATE entries SET uses = uses + ?, helpful = helpful + ?, harmful = harmful + ? WHERE id = ?", rows
+    )
+    return conn.total_changes - before
+
+
 def _sources(conn: sqlite3.Connection, ids: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {i: [] for i in ids}
     for start in range(0, len(ids), 500):
@@ -230,6 +242,9 @@ def translate(query: EntryQuery) -> tuple[str, list[Any]]:
     if query.not_cycle is not None:
         clauses.append("(cycle_id IS NULL OR cycle_id != ?)")
         params.append(query.not_cycle)
+    if query.min_uses is not None:
+        clauses.append("uses >= ?")
+        params.append(query.min_uses)
     if query.min_confidence is not None:
         clauses.append("confidence >= ?")
         params.append(query.min_confidence)

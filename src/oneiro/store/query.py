@@ -53,6 +53,7 @@ class EntryQuery:
     - ``text``: the entry's text is exactly this; ``text_keys``: the entry's :func:`text_key` is
       one of these (so a duplicate check reads only the candidates, not every entry of a kind);
     - ``returned``: only awake-made entries and those of returned cycles;
+    - ``min_uses``: recalled at least this many times (what memetic selection acts on);
     - ``limit``: at most this many (the oldest first).
     """
 
@@ -70,6 +71,7 @@ class EntryQuery:
     text_keys: tuple[str, ...] | None = None
     returned: bool = False
     limit: int | None = None
+    min_uses: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", _strings(self.kinds))

@@ -241,6 +241,12 @@ class SQLiteStore(RowMethods):
     def entries(self, ids: Sequence[str]) -> dict[str, Entry]:
         return entries.get(self.db.conn(), ids)
 
+    def count_entry_uses(self, counts: Mapping[str, tuple[int, int, int]]) -> int:
+        """Add recall's uses and outcomes' credit to entries (no entries-version bump: counters
+        change no entry's visibility, so recall's cached view stays valid)."""
+        with self.db.write() as conn:
+            return entries.count_uses(conn, counts)
+
     def entries_citing(self, episode_ids: Sequence[str]) -> dict[str, list[str]]:
         return entries.citing(self.db.conn(), episode_ids)
 

@@ -1,18 +1,25 @@
 """The strategy-evolution operation: one replicator step on the stored concentration vector with
 REM's imagined returns, proposed as a staged ``strategy_mix`` entry (sourced on the previous mix
-and the cycle's REM output) that holds the concentrations and their history per cycle."""
+and the cycle's REM output).
+
+History is stored once per cycle: each mix holds its own cycle's concentrations and cites the
+previous mix, which it supersedes (status ``superseded``, never deleted). So a cycle reads only
+the live mix, never the whole history, and the chain of superseded mixes is the history of the
+concentrations, one entry per cycle."""
 
 from __future__ import annotations
 
 from oneiro.dream.ops.evolution.replicator import imagined_fitness, replicator_step
 from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
-from oneiro.dream.writes import Note, Writes
-from oneiro.model import Entry, Provenance, Tier, entry_id
+from oneiro.dream.writes import EntryUpdate, Note, Writes
+from oneiro.model import Entry, EntryStatus, Provenance, Tier, entry_id
 from oneiro.store.query import EntryQuery
 
 KIND = "strategy_mix"
 #: Replayed episodes a new mix cites at most (the sources of one entry stay a readable list).
 MAX_SOURCES = 20
+#: The mix in force: not yet superseded by a later cycle's.
+LIVE_MIX = EntryQuery(kinds=(KIND,), statuses=("staged", "active", "validated"), returned=True)
 
 
 class StrategyEvolution:
@@ -28,14 +35,12 @@ class StrategyEvolution:
         if not fit:
             skipped = {"skipped": "no finite imagined return"}
             return Outcome(Writes(notes=[Note("evolution.strategy", skipped)]))
-        prior = snap.entries_matching(EntryQuery(kinds=(KIND,)))
+        prior = snap.entries_matching(LIVE_MIX)
         latest = max(prior, key=lambda e: (e.created_at, e.id)) if prior else None
         start = dict(latest.data.get("concentrations", {})) if latest else {}
-        history = list(latest.data.get("history", [])) if latest else []
         cfg = ctx.config.evolution
         new, f_bar = replicator_step(start, fit, cfg.replicator_step, cfg.replicator_floor)
-        history.append({"cycle": ctx.cycle_id, "concentrations": new})
-        data = {"concentrations": new, "history": history, "imagined_fitness": fit, "mean_fitness": f_bar}
+        data = {"concentrations": new, "cycle": ctx.cycle_id, "imagined_fitness": fit, "mean_fitness": f_bar}
         # Sourced on what is real: the previous mix and the replayed episodes REM imagined over.
         # A mix that could cite neither never enters (a dream entry names its evidence).
         replayed = [p["id"] for p in carry.replay or []][:MAX_SOURCES]
@@ -57,4 +62,8 @@ class StrategyEvolution:
             generation=(latest.generation + 1) if latest else 0,
         )
         note = Note("evolution.strategy", {"before": start, "after": new, "mean_imagined_fitness": f_bar})
-        return Outcome(Writes(entries=[entry], notes=[note]), did={"steps": 1})
+        writes = Writes(entries=[entry], notes=[note])
+        for old in prior:
+            change = {"status": EntryStatus.SUPERSEDED, "superseded_by": entry.id, "valid_to": ctx.now}
+            writes.updates.append(EntryUpdate(old.id, change, "a later cycle's strategy mix"))
+        return Outcome(writes, did={"steps": 1})
