@@ -1,5 +1,5 @@
 """REM: imagination over what NREM replayed (T0). Counterfactual replay first: its imagined
-returns per action are what EVOLUTION reads."""
+returns per action are what EVOLUTION reads; then threat rehearsal of the active playbook."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 from oneiro.config import Config
 from oneiro.dream.ops.rem.counterfactuals import Counterfactuals
+from oneiro.dream.ops.rem.threats import ThreatSimulation
 from oneiro.dream.phase import Operation
 
 
 def rem_operations(config: Config) -> Sequence[Operation]:
-    return (Counterfactuals(),)
+    return (Counterfactuals(), ThreatSimulation())

@@ -91,6 +91,17 @@ class OutcomeModel:
                 continue
             m = Ridge(alpha=RIDGE_ALPHA).fit(X[idx], y[idx])
             self._coefs.append((np.asarray(m.coef_, dtype=np.float64), float(m.intercept_)))
+        #: The ensemble's mean slope per feature (the direction an adversary pushes a context)
+        #: and the in-sample residuals of its mean fit (the outcome noise around the expectation).
+        self.coef = np.mean([c for c, _ in self._coefs], axis=0) if X.shape[1] else np.zeros(0)
+        intercept = float(np.mean([b for _, b in self._coefs]))
+        fitted = X @ self.coef + intercept if X.shape[1] else np.full(self.n, intercept)
+        self.residuals = np.asarray(y - fitted, dtype=np.float64)
+        self.residuals = self.residuals[np.isfinite(self.residuals)]
+
+    def noise(self, q: float) -> float:
+        """The ``q`` quantile of this action's residuals (0 when there are none)."""
+        return float(np.quantile(self.residuals, q)) if self.residuals.size else 0.0
 
     def predict(self, x: np.ndarray, coverage: float) -> Imagined:
         preds = np.array([float(c @ x) + b for c, b in self._coefs])
@@ -118,6 +129,14 @@ class CausalModel:
         for i, f in enumerate(feats):
             X[i] = [f.get(k, 0.0) for k in self.names]
         y = np.array([outcome_of(ep) or 0.0 for ep in rows], dtype=np.float64)
+        self.rows = rows
+        self.X = X
+        self.y = y
+        #: Observed range and spread of each feature over the usable decisions: a perturbation
+        #: stays inside what the store has seen, so a scenario remains plausible.
+        self.low = X.min(axis=0) if len(rows) else np.zeros(len(self.names))
+        self.high = X.max(axis=0) if len(rows) else np.zeros(len(self.names))
+        self.sd = X.std(axis=0) if len(rows) else np.zeros(len(self.names))
         self.models = {
             a: OutcomeModel(self.names, X[ix], y[ix], reps, rng)
             for a, ix in sorted(by_action.items())
@@ -131,3 +150,8 @@ class CausalModel:
     def imagine(self, ep: Episode, action: str, coverage: float) -> Imagined | None:
         model = self.models.get(action)
         return None if model is None else model.predict(self.vector(ep), coverage)
+
+    def imagine_at(self, x: np.ndarray, action: str, coverage: float) -> Imagined | None:
+        """:meth:`imagine` for a context given as a feature vector (a perturbed or varied one)."""
+        model = self.models.get(action)
+        return None if model is None else model.predict(x, coverage)
