@@ -40,6 +40,14 @@ def describe_test(test: Any) -> str:
             f"a decision in context '{test.get('context')}' whose outcome lands {sign} its prediction "
             f"by at least {abs(float(test.get('min_abs', 0))):g} confirms it; the opposite refutes it"
         )
+    if test.get("type") == "outcome_region":
+        region = test.get("region") or {}
+        parts = sorted(region.items()) if isinstance(region, dict) else []
+        where = " with " + ", ".join(f"{k} in {v}" for k, v in parts) if parts else ""
+        return (
+            f"a later decision taking '{test.get('action')}'{where} whose outcome lands in "
+            f"[{test.get('low')}, {test.get('high')}] confirms it; one landing outside refutes it"
+        )
     if test.get("type") == "text_support":
         return "a later awake episode restating it supports it; one denying it refutes it"
     return f"test '{test.get('type')}'"
