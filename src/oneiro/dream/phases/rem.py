@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from oneiro.config import Config
 from oneiro.dream.ops.rem.counterfactuals import Counterfactuals
 from oneiro.dream.ops.rem.predictions import CreativePredictions
+from oneiro.dream.ops.rem.recombination import CreativeRecombination
 from oneiro.dream.ops.rem.threats import ThreatSimulation
 from oneiro.dream.phase import Operation
 
 
 def rem_operations(config: Config) -> Sequence[Operation]:
-    return (Counterfactuals(), CreativePredictions(), ThreatSimulation())
+    return (Counterfactuals(), CreativeRecombination(), CreativePredictions(), ThreatSimulation())
