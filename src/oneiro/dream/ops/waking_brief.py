@@ -48,6 +48,8 @@ def describe_test(test: Any) -> str:
             f"a later decision taking '{test.get('action')}'{where} whose outcome lands in "
             f"[{test.get('low')}, {test.get('high')}] confirms it; one landing outside refutes it"
         )
+    if test.get("type") == "affect_settled":
+        return "a later episode on the same subject recorded calm supports it; one charged again refutes it"
     if test.get("type") == "text_support":
         return "a later awake episode restating it supports it; one denying it refutes it"
     return f"test '{test.get('type')}'"

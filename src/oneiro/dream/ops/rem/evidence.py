@@ -76,3 +76,27 @@ def outcome_test(
         "low": bound(low),
         "high": bound(high),
     }
+
+
+#: affect_settled: cosine at which a later episode is about the same charged moment. Lower than
+#: text_support's restatement threshold: the subject returns in other words, not restated.
+SAME_SUBJECT_SIMILARITY = 0.5
+
+
+class AffectSettled:
+    """A depotentiation says: this charged moment no longer needs its charge. A later awake
+    episode about the same subject (similarity at least ``min_similarity``) that records an
+    affect supports it when its |arousal| is below ``charged`` and refutes it when the charge is
+    back; one without an affect, or about something else, says nothing."""
+
+    name = "affect_settled"
+    needs_similarity = True
+
+    def judge(self, spec: Mapping[str, Any], text: str, episode: Episode, similarity: float) -> Verdict:
+        threshold = bound(spec.get("min_similarity"))
+        charged = bound(spec.get("charged"))
+        if episode.affect is None or charged is None or episode.id == spec.get("episode"):
+            return Verdict.SILENT
+        if similarity < (SAME_SUBJECT_SIMILARITY if threshold is None else threshold):
+            return Verdict.SILENT
+        return Verdict.SUPPORTS if abs(episode.affect.arousal) < charged else Verdict.REFUTES
