@@ -6,7 +6,8 @@ action, fitted only on the decisions where that action was really taken, over th
 features the decisions recorded. Its uncertainty is a bootstrap ensemble (Efron 1979) of ridge
 regressions: each replicate is fitted on a resample of that action's decisions, and the spread of
 the replicates' predictions is the model's uncertainty about the *expected* outcome under
-do(action). Invariants: an episode without an action or with a non-finite outcome is never used;
+do(action). Invariants: an episode without an action or with a non-finite outcome (or one beyond
+``MAX_MAGNITUDE``) is never used;
 an action with fewer than ``min_samples`` decisions gets no model (no counterfactual is claimed
 for it); no output is NaN or infinite.
 """
@@ -26,6 +27,10 @@ from oneiro.model import Episode
 #: Ridge penalty: a weak prior towards no effect of a feature, so that a resample with one
 #: distinct context value still yields a finite fit (Hoerl & Kennard 1970).
 RIDGE_ALPHA = 1.0
+#: Largest magnitude of a feature or outcome the model uses: beyond it, a value is treated as
+#: non-finite (skipped), since squares and sums of such values overflow float64 in a ridge fit
+#: (1e9 squared, over a window of decisions, stays far below float64's 1.8e308).
+MAX_MAGNITUDE = 1e9
 #: Context fields that name the decision rather than describe its situation.
 NOT_FEATURES = frozenset({"action", "key", "context_key", "context"})
 
@@ -39,7 +44,7 @@ def outcome_of(ep: Episode) -> float | None:
         f = float(value)
     except (TypeError, ValueError):
         return None
-    return f if math.isfinite(f) else None
+    return f if math.isfinite(f) and abs(f) <= MAX_MAGNITUDE else None
 
 
 def usable(ep: Episode) -> bool:
@@ -52,7 +57,7 @@ def _numeric(source: Mapping[str, object]) -> dict[str, float]:
         if k in NOT_FEATURES or isinstance(v, bool) or not isinstance(v, int | float):
             continue
         f = float(v)
-        if math.isfinite(f):
+        if math.isfinite(f) and abs(f) <= MAX_MAGNITUDE:
             out[k] = f
     return out
 
