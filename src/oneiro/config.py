@@ -182,12 +182,16 @@ class RemConfig:
     bootstrap: int = 50
     #: Two-sided coverage of the imagined intervals (the task's 90%).
     interval: float = 0.9
+    #: Latest episodes read per cycle for the store's causal model (its decisions are the model's
+    #: data): 5,000 decisions fit a per-action ensemble in well under a second, and recent
+    #: decisions describe a changing world better than old ones.
+    model_window: int = 5_000
     #: Counterfactual findings carried per cycle (one per replayed decision, at most this many).
     max_counterfactuals: int = 64
     #: Threat simulation: recorded contexts each rule is run from (sampled when more), the push
     #: of an adversarial perturbation in standard deviations of each feature (one: a context the
     #: store could plausibly see; clipped to the observed range) and the tail of the residual
-    #: distribution scenarios are drawn from (the worst 5% of outcomes around the expectation).
+    #: distribution scenarios are drawn from (the 5% of decisions with the largest residuals).
     threat_contexts: int = 32
     perturbation_sd: float = 1.0
     tail_quantile: float = 0.05
@@ -418,6 +422,7 @@ RANGES: dict[str, Range] = {
     "rem.bootstrap": Range(2, 100_000),
     "rem.interval": Range(0.0, 1.0, lo_open=True, hi_open=True),
     "rem.max_counterfactuals": COUNT_OR_ZERO,
+    "rem.model_window": COUNT,
     "rem.threat_contexts": COUNT,
     "rem.perturbation_sd": WEIGHT,
     "rem.tail_quantile": Range(0.0, 0.5, lo_open=True),

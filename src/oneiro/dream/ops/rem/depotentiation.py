@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from oneiro.dream.ops.rem.decisions import MODEL_WINDOW, RecentView
+from oneiro.dream.ops.rem.decisions import RecentView
 from oneiro.dream.ops.rem.evidence import SAME_SUBJECT_SIMILARITY
 from oneiro.dream.ops.rem.staging import live, staged
 from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
@@ -72,7 +72,9 @@ class Depotentiation:
 
     def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         cfg = ctx.config.rem
-        recent: Sequence[Episode] = snap.recent_episodes(MODEL_WINDOW) if isinstance(snap, RecentView) else ()
+        recent: Sequence[Episode] = ()
+        if isinstance(snap, RecentView):
+            recent = snap.recent_episodes(cfg.model_window)
         found = charged([*recent, *snap.new_episodes], cfg.charged_arousal)
         writes = Writes()
         viewed = known = 0

@@ -24,7 +24,7 @@ import hashlib
 
 import numpy as np
 
-from oneiro.dream.ops.rem.decisions import store_decisions
+from oneiro.dream.ops.rem.decisions import store_model
 from oneiro.dream.ops.rem.evidence import outcome_test
 from oneiro.dream.ops.rem.rules import Region, rescore
 from oneiro.dream.ops.rem.scm import CausalModel
@@ -77,9 +77,7 @@ class CreativePredictions:
 
     def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         cfg = ctx.config.rem
-        model = CausalModel(
-            store_decisions(snap), min_samples=cfg.min_action_samples, reps=cfg.bootstrap, rng=ctx.rng
-        )
+        model = store_model(snap, ctx)
         if not model.models or cfg.predictions_per_cycle == 0:
             why = "no action has enough recorded decisions to predict" if not model.models else "disabled"
             return Outcome(

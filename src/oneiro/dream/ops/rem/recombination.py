@@ -31,7 +31,7 @@ from itertools import zip_longest
 
 import numpy as np
 
-from oneiro.dream.ops.rem.decisions import store_decisions
+from oneiro.dream.ops.rem.decisions import store_model
 from oneiro.dream.ops.rem.evidence import outcome_test
 from oneiro.dream.ops.rem.rules import Region, Rule, region_mask, rescore, rules_of
 from oneiro.dream.ops.rem.scm import CausalModel, outcome_of
@@ -202,9 +202,7 @@ class CreativeRecombination:
 
     def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         cfg = ctx.config.rem
-        model = CausalModel(
-            store_decisions(snap), min_samples=cfg.min_action_samples, reps=cfg.bootstrap, rng=ctx.rng
-        )
+        model = store_model(snap, ctx)
         items = snap.playbook_items() if isinstance(snap, PlaybookView) else []
         rules = [r for r in rules_of(items)[0] if r.action in model.models]
         modes = (

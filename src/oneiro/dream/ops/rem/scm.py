@@ -24,8 +24,9 @@ from sklearn.linear_model import Ridge
 from oneiro.dream.ops.replay import action_of
 from oneiro.model import Episode
 
-#: Ridge penalty: a weak prior towards no effect of a feature, so that a resample with one
-#: distinct context value still yields a finite fit (Hoerl & Kennard 1970).
+#: Ridge penalty on standardised features: a weak prior towards no effect of a feature (worth one
+#: decision against an action's many), so that a resample with one distinct context value still
+#: yields a finite fit (Hoerl & Kennard 1970).
 RIDGE_ALPHA = 1.0
 #: Largest magnitude of a feature or outcome the model uses: beyond it, a value is treated as
 #: non-finite (skipped), since squares and sums of such values overflow float64 in a ridge fit
@@ -89,18 +90,26 @@ class OutcomeModel:
         self.names = tuple(names)
         self.n = len(y)
         self._coefs: list[tuple[np.ndarray, float]] = []
+        # Fitted on standardised features (then mapped back), so that the ridge prior weighs the
+        # same on a feature whatever its units: on raw features a narrow range (an action taken
+        # only at low x) would have its slope shrunk to nearly nothing.
+        mu = X.mean(axis=0) if self.n else np.zeros(X.shape[1])
+        scale = X.std(axis=0) if self.n else np.ones(X.shape[1])
+        scale = np.where(scale > 0, scale, 1.0)
+        Z = (X - mu) / scale
         for _ in range(reps):
             idx = rng.integers(0, self.n, size=self.n)
             if X.shape[1] == 0:
                 self._coefs.append((np.zeros(0), float(y[idx].mean())))
                 continue
-            m = Ridge(alpha=RIDGE_ALPHA).fit(X[idx], y[idx])
-            self._coefs.append((np.asarray(m.coef_, dtype=np.float64), float(m.intercept_)))
+            m = Ridge(alpha=RIDGE_ALPHA).fit(Z[idx], y[idx])
+            coef = np.asarray(m.coef_, dtype=np.float64) / scale
+            self._coefs.append((coef, float(m.intercept_) - float(coef @ mu)))
         #: The ensemble's mean slope per feature (the direction an adversary pushes a context)
         #: and the in-sample residuals of its mean fit (the outcome noise around the expectation).
         self.coef = np.mean([c for c, _ in self._coefs], axis=0) if X.shape[1] else np.zeros(0)
-        intercept = float(np.mean([b for _, b in self._coefs]))
-        fitted = X @ self.coef + intercept if X.shape[1] else np.full(self.n, intercept)
+        self.intercept = float(np.mean([b for _, b in self._coefs]))
+        fitted = X @ self.coef + self.intercept if X.shape[1] else np.full(self.n, self.intercept)
         self.residuals = np.asarray(y - fitted, dtype=np.float64)
         self.residuals = self.residuals[np.isfinite(self.residuals)]
 

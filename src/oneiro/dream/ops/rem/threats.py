@@ -4,16 +4,18 @@ For each testable rule (:mod:`~oneiro.dream.ops.rem.rules`) the store's causal m
 outcome of the rule's action in scenarios built from recorded contexts (at most
 ``rem.threat_contexts`` of those inside the rule's region, sampled with ``ctx.rng``):
 
-* *tail* scenarios: the context as recorded, with the outcome moved to the ``rem.tail_quantile``
-  quantile of the action's residuals (the worst outcomes the store saw around its expectation);
-* *adversarial* scenarios: the context pushed ``rem.perturbation_sd`` standard deviations along
-  every feature in the direction that lowers the action's imagined outcome (the sign of its mean
-  slope), clipped to the range the store has recorded and to the rule's region: a context the
-  store could plausibly meet, where the rule still fires.
+* *tail* scenarios: the contexts of the decisions (of any action) whose residuals lie in the
+  tail of the store's residual distribution (the largest ``rem.tail_quantile`` share of |outcome
+  - prediction|, the model's own expectation standing in for a missing prediction): the
+  situations the agent understood worst, moved into the rule's region if they lie outside it;
+* *adversarial* scenarios: each recorded context pushed ``rem.perturbation_sd`` standard
+  deviations along every feature in the direction that lowers the action's imagined outcome (the
+  sign of its mean slope), clipped to the range the store has recorded and to the rule's region:
+  a context the store could plausibly meet, where the rule still fires.
 
-A rule *fails* in a scenario when even the upper end of the imagined 90% interval (plus the tail
-residual, for a tail scenario) lies below the rule's ``min_outcome``: a confident failure, not a
-noisy one, so that a robust rule is rarely flagged. The gap analysis lists, per rule, the
+A rule *fails* in a scenario when even the upper end of the imagined 90% interval lies below the
+rule's ``min_outcome``: a confident failure of the expected outcome, not one unlucky draw, so that
+a robust rule is rarely flagged. The gap analysis lists, per rule, the
 scenarios tested and failed, the worst imagined outcome and its shortfall; its severity is the
 share of scenarios failed. A failing rule becomes a ``threat`` hypothesis (staged, sourced on the
 recorded decisions its failing scenarios came from, tested by ``outcome_region``: a later awake
@@ -30,11 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from oneiro.dream.ops.rem.decisions import store_decisions
+from oneiro.dream.ops.rem.decisions import store_model
 from oneiro.dream.ops.rem.evidence import outcome_test
 from oneiro.dream.ops.rem.rules import Region, Rule, clip_to, region_mask, rules_of
-from oneiro.dream.ops.rem.scm import CausalModel
+from oneiro.dream.ops.rem.scm import MAX_MAGNITUDE, CausalModel
 from oneiro.dream.ops.rem.staging import live, staged
+from oneiro.dream.ops.replay import action_of
 from oneiro.dream.ops.revision_proposals import PlaybookView
 from oneiro.dream.phase import Carry, Context, JsonObject, Outcome, Snapshot
 from oneiro.dream.writes import Note, Writes
@@ -75,43 +78,64 @@ class Gap:
         }
 
 
-def simulate(model: CausalModel, rule: Rule, ctx: Context) -> Gap:
+def residuals(model: CausalModel) -> np.ndarray:
+    """|residual| of every recorded decision: ``outcome - prediction`` when it carries a finite
+    prediction, else its distance from its own action's modelled expectation (0 without one)."""
+    out = np.zeros(len(model.rows), dtype=np.float64)
+    for i, ep in enumerate(model.rows):
+        r = ep.residual
+        if r is not None and np.isfinite(r) and abs(r) <= MAX_MAGNITUDE:
+            out[i] = abs(r)
+            continue
+        om = model.models.get(action_of(ep) or "")
+        if om is not None:
+            fitted = float(om.coef @ model.X[i]) + om.intercept if om.coef.size else om.intercept
+            out[i] = abs(float(model.y[i]) - fitted) if np.isfinite(fitted) else 0.0
+    return out
+
+
+def tail_contexts(model: CausalModel, ctx: Context) -> np.ndarray:
+    """Indices of the decisions in the residual tail (at least one, at most ``threat_contexts``)."""
+    cfg = ctx.config.rem
+    r = residuals(model)
+    n = min(cfg.threat_contexts, max(1, int(np.ceil(cfg.tail_quantile * len(r)))))
+    return np.argsort(-r, kind="stable")[:n]
+
+
+def simulate(model: CausalModel, rule: Rule, ctx: Context, tail: np.ndarray) -> Gap:
     """Run ``rule`` through its tail and adversarial scenarios (module docstring)."""
     cfg = ctx.config.rem
     om = model.models[rule.action]
     gap = Gap(rule)
     inside = np.flatnonzero(region_mask(model, rule.region))
-    if inside.size == 0:
-        return gap
     if inside.size > cfg.threat_contexts:
         inside = np.sort(ctx.rng.choice(inside, size=cfg.threat_contexts, replace=False))
-    tail = min(0.0, om.noise(cfg.tail_quantile))
     step = -np.sign(om.coef) * cfg.perturbation_sd * model.sd if om.coef.size else np.zeros(0)
+    scenarios: list[tuple[str, np.ndarray, str]] = [
+        ("tail", clip_to(model, rule.region, model.X[i]), model.rows[i].id) for i in tail
+    ]
     for i in inside:
         base = model.X[i]
-        source = model.rows[i].id
-        scenarios = [("tail", base, tail)]
         pushed = clip_to(model, rule.region, base + step) if step.size else base
         if not np.allclose(pushed, base):
-            scenarios.append(("adversarial", pushed, 0.0))
-        for kind, x, shift in scenarios:
-            im = model.imagine_at(x, rule.action, cfg.interval)
-            if im is None:
-                continue
-            gap.tested += 1
-            value = im.mean + shift
-            gap.worst = value if gap.worst is None else min(gap.worst, value)
-            if im.high + shift < rule.min_outcome:
-                gap.failures.append(
-                    {
-                        "kind": kind,
-                        "from": source,
-                        "context": {n: round(float(v), 6) for n, v in zip(model.names, x, strict=True)},
-                        "imagined": round(value, 6),
-                    }
-                )
-                gap.failing_x.append(x)
-                gap.sources.append(source)
+            scenarios.append(("adversarial", pushed, model.rows[i].id))
+    for kind, x, source in scenarios:
+        im = model.imagine_at(x, rule.action, cfg.interval)
+        if im is None:
+            continue
+        gap.tested += 1
+        gap.worst = im.mean if gap.worst is None else min(gap.worst, im.mean)
+        if im.high < rule.min_outcome:
+            gap.failures.append(
+                {
+                    "kind": kind,
+                    "from": source,
+                    "context": {n: round(float(v), 6) for n, v in zip(model.names, x, strict=True)},
+                    "imagined": round(im.mean, 6),
+                }
+            )
+            gap.failing_x.append(x)
+            gap.sources.append(source)
     return gap
 
 
@@ -165,17 +189,16 @@ class ThreatSimulation:
             )
             return self._done(Writes(), [], search, {"rules": 0})
         cfg = ctx.config.rem
-        model = CausalModel(
-            store_decisions(snap), min_samples=cfg.min_action_samples, reps=cfg.bootstrap, rng=ctx.rng
-        )
+        model = store_model(snap, ctx)
         gaps: list[Gap] = []
         unmodelled = [r.id for r in rules if r.action not in model.models]
         runnable = [r for r in rules if r.action in model.models]
         done = 0
+        tail = tail_contexts(model, ctx) if runnable else np.zeros(0, dtype=np.int64)
         for rule in runnable:
             if ctx.budget.exhausted():
                 break
-            gaps.append(simulate(model, rule, ctx))
+            gaps.append(simulate(model, rule, ctx, tail))
             done += 1
         search.update(
             scenarios=sum(g.tested for g in gaps),
