@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import Ridge
 
 from oneiro.dream.ops.replay import action_of
 from oneiro.model import Episode
@@ -81,6 +80,22 @@ class Imagined:
     high: float
 
 
+def ridge(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Ridge regression of ``y`` on ``Z`` with an unpenalised intercept (centred normal
+    equations, solved by LAPACK through numpy): the closed form scikit-learn's ``Ridge`` solves
+    too, without its per-call validation, which dominated a bootstrap of small fits."""
+    zm, ym = Z.mean(axis=0), float(y.mean())
+    if Z.shape[1] == 0:
+        return np.zeros(0), ym
+    Zc = Z - zm
+    with np.errstate(all="ignore"):
+        A = Zc.T @ Zc + RIDGE_ALPHA * np.eye(Z.shape[1])
+        coef = np.linalg.solve(A, Zc.T @ (y - ym))
+    if not np.all(np.isfinite(coef)):
+        coef = np.zeros(Z.shape[1])
+    return coef, ym - float(zm @ coef)
+
+
 class OutcomeModel:
     """Bootstrap ensemble of one action's outcome regressions over fixed feature names."""
 
@@ -89,27 +104,27 @@ class OutcomeModel:
     ):
         self.names = tuple(names)
         self.n = len(y)
-        self._coefs: list[tuple[np.ndarray, float]] = []
         # Fitted on standardised features (then mapped back), so that the ridge prior weighs the
         # same on a feature whatever its units: on raw features a narrow range (an action taken
         # only at low x) would have its slope shrunk to nearly nothing.
-        mu = X.mean(axis=0) if self.n else np.zeros(X.shape[1])
-        scale = X.std(axis=0) if self.n else np.ones(X.shape[1])
+        d = X.shape[1]
+        mu = X.mean(axis=0) if self.n else np.zeros(d)
+        scale = X.std(axis=0) if self.n else np.ones(d)
         scale = np.where(scale > 0, scale, 1.0)
         Z = (X - mu) / scale
-        for _ in range(reps):
+        coefs = np.zeros((reps, d), dtype=np.float64)
+        intercepts = np.zeros(reps, dtype=np.float64)
+        for r in range(reps):
             idx = rng.integers(0, self.n, size=self.n)
-            if X.shape[1] == 0:
-                self._coefs.append((np.zeros(0), float(y[idx].mean())))
-                continue
-            m = Ridge(alpha=RIDGE_ALPHA).fit(Z[idx], y[idx])
-            coef = np.asarray(m.coef_, dtype=np.float64) / scale
-            self._coefs.append((coef, float(m.intercept_) - float(coef @ mu)))
+            coefs[r], intercepts[r] = ridge(Z[idx], y[idx])
+        #: One row per replicate, in the original units.
+        self._coef_matrix = coefs / scale
+        self._intercepts = intercepts - self._coef_matrix @ mu
         #: The ensemble's mean slope per feature (the direction an adversary pushes a context)
         #: and the in-sample residuals of its mean fit (the outcome noise around the expectation).
-        self.coef = np.mean([c for c, _ in self._coefs], axis=0) if X.shape[1] else np.zeros(0)
-        self.intercept = float(np.mean([b for _, b in self._coefs]))
-        fitted = X @ self.coef + self.intercept if X.shape[1] else np.full(self.n, self.intercept)
+        self.coef = self._coef_matrix.mean(axis=0)
+        self.intercept = float(self._intercepts.mean())
+        fitted = X @ self.coef + self.intercept
         self.residuals = np.asarray(y - fitted, dtype=np.float64)
         self.residuals = self.residuals[np.isfinite(self.residuals)]
 
@@ -118,7 +133,8 @@ class OutcomeModel:
         return float(np.quantile(self.residuals, q)) if self.residuals.size else 0.0
 
     def predict(self, x: np.ndarray, coverage: float) -> Imagined:
-        preds = np.array([float(c @ x) + b for c, b in self._coefs])
+        with np.errstate(all="ignore"):
+            preds = self._coef_matrix @ x + self._intercepts
         preds = preds[np.isfinite(preds)]
         if preds.size == 0:
             return Imagined(0.0, 0.0, 0.0)
