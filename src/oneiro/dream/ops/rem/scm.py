@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from oneiro.dream.ops.replay import action_of
 from oneiro.model import Episode
@@ -104,6 +105,7 @@ class OutcomeModel:
     ):
         self.names = tuple(names)
         self.n = len(y)
+        self._inflation: dict[float, float] = {}
         # Fitted on standardised features (then mapped back), so that the ridge prior weighs the
         # same on a feature whatever its units: on raw features a narrow range (an action taken
         # only at low x) would have its slope shrunk to nearly nothing.
@@ -140,7 +142,25 @@ class OutcomeModel:
             return Imagined(0.0, 0.0, 0.0)
         tail = (1 - coverage) / 2
         lo, hi = np.quantile(preds, [tail, 1 - tail])
-        return Imagined(float(preds.mean()), float(lo), float(hi))
+        mean = float(preds.mean())
+        k = self.inflation(coverage)
+        return Imagined(mean, mean - k * (mean - float(lo)), mean + k * (float(hi) - mean))
+
+    def inflation(self, coverage: float) -> float:
+        """How much the bootstrap percentile interval is widened for a small sample. The
+        bootstrap's spread of a mean underestimates its sampling spread by ``sqrt((n - 1) / n)``
+        and its percentiles are normal ones where a fitted mean with ``n - d - 1`` degrees of
+        freedom follows Student's t (Efron & Tibshirani 1993, section 13.4: the percentile
+        interval's narrowness bias); both corrections vanish as n grows."""
+        if coverage not in self._inflation:
+            dof = self.n - len(self.names) - 1
+            tail = (1 - coverage) / 2
+            self._inflation[coverage] = (
+                1.0
+                if dof < 1
+                else float(stats.t.ppf(1 - tail, dof) / stats.norm.ppf(1 - tail) * math.sqrt(self.n / dof))
+            )
+        return self._inflation[coverage]
 
 
 class CausalModel:
