@@ -183,8 +183,36 @@ class RemConfig:
     bootstrap: int = 50
     #: Two-sided coverage of the imagined intervals (the task's 90%).
     interval: float = 0.9
+    #: Latest episodes read per cycle for the store's causal model (its decisions are the model's
+    #: data): 5,000 decisions fit a per-action ensemble in well under a second, and recent
+    #: decisions describe a changing world better than old ones.
+    model_window: int = 5_000
     #: Counterfactual findings carried per cycle (one per replayed decision, at most this many).
     max_counterfactuals: int = 64
+    #: Threat simulation: recorded contexts each rule is run from (sampled when more), the push
+    #: of an adversarial perturbation in standard deviations of each feature (one: a context the
+    #: store could plausibly see; clipped to the observed range) and the tail of the residual
+    #: distribution scenarios are drawn from (the 5% of decisions with the largest residuals).
+    threat_contexts: int = 32
+    perturbation_sd: float = 1.0
+    tail_quantile: float = 0.05
+    #: Threats staged per cycle, most severe first (the rest are counted in the journal).
+    max_threats: int = 20
+    #: Creative predictions registered per cycle (seed 003: about 30) and how long awake
+    #: experience has to resolve each (one week, the lifecycle's confirmation window).
+    predictions_per_cycle: int = 30
+    prediction_horizon_days: float = 7.0
+    #: Creative recombinations staged per cycle, over the three modes together.
+    recombinations_per_cycle: int = 10
+    #: Depotentiation: episodes at or above this arousal are charged (the upper fifth of PAD's
+    #: [-1, 1] scale); the derived view keeps this fraction of their arousal (half, so a charged
+    #: episode still counts as charged once, not forever). At most ``max_depotentiated`` a cycle.
+    charged_arousal: float = 0.6
+    depotentiation_factor: float = 0.5
+    max_depotentiated: int = 64
+    #: Share of REM's budget kept for imagination (recombination, predictions) whatever threat
+    #: rehearsal takes, and for rehearsal whatever imagination takes (seed 003: 20%).
+    creative_floor: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -474,6 +502,18 @@ RANGES: dict[str, Range] = {
     "rem.bootstrap": Range(2, 100_000),
     "rem.interval": Range(0.0, 1.0, lo_open=True, hi_open=True),
     "rem.max_counterfactuals": COUNT_OR_ZERO,
+    "rem.model_window": COUNT,
+    "rem.threat_contexts": COUNT,
+    "rem.perturbation_sd": WEIGHT,
+    "rem.tail_quantile": Range(0.0, 0.5, lo_open=True),
+    "rem.max_threats": COUNT_OR_ZERO,
+    "rem.predictions_per_cycle": COUNT_OR_ZERO,
+    "rem.prediction_horizon_days": POSITIVE,
+    "rem.recombinations_per_cycle": COUNT_OR_ZERO,
+    "rem.charged_arousal": Range(-1.0, 1.0),
+    "rem.depotentiation_factor": UNIT,
+    "rem.max_depotentiated": COUNT_OR_ZERO,
+    "rem.creative_floor": Range(0.0, 0.5),
     "evolution.replicator_step": Range(0.0, 1.0, lo_open=True),
     "evolution.replicator_floor": Range(0.0, 1.0),
     "evolution.recombinations_per_cycle": COUNT_OR_ZERO,

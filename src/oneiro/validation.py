@@ -182,8 +182,11 @@ class TextSupport:
 
 
 def builtin_tests() -> list[EvidenceTest]:
-    """oneiro's own evidence tests, for the registration door."""
-    return [ResidualBias(), TextSupport()]
+    """oneiro's own evidence tests, for the registration door (REM's ``outcome_region`` and
+    ``affect_settled`` imported here: they read :class:`Verdict` from this module)."""
+    from oneiro.dream.ops.rem.evidence import AffectSettled, OutcomeRegion
+
+    return [ResidualBias(), TextSupport(), OutcomeRegion(), AffectSettled()]
 
 
 #: The built-in tests by name. Deprecated, read-only and used by no path of oneiro: a memory's

@@ -66,3 +66,16 @@ def test_one_action_or_bad_outcomes_claim_nothing() -> None:
     assert out.carry.imagined_returns is None
     assert out.writes.notes[0].kind == "counterfactuals_skipped"
     assert out.did["skipped"] == 3
+
+
+def test_the_closed_form_ridge_is_scikit_learns() -> None:
+    from sklearn.linear_model import Ridge
+
+    from oneiro.dream.ops.rem.scm import RIDGE_ALPHA, ridge
+
+    rng = np.random.default_rng(3)
+    Z = rng.normal(size=(30, 4))
+    y = Z @ np.array([1.0, -2.0, 0.5, 0.0]) + 0.7 + rng.normal(size=30)
+    coef, intercept = ridge(Z, y)
+    ref = Ridge(alpha=RIDGE_ALPHA).fit(Z, y)
+    assert np.allclose(coef, ref.coef_) and math.isclose(intercept, float(ref.intercept_))

@@ -146,8 +146,8 @@ class Carry:
 
     Fields: ``residue`` (ONSET), ``replay`` (the selection), ``trajectories`` (forward replay),
     ``keys_entries`` (episode id -> its keys entry), ``rescoring_cursor`` (scorer -> mark),
-    ``threats``, ``predictions``, ``counterfactuals`` and ``imagined_returns`` (REM's),
-    ``contradictions`` (EVOLUTION's),
+    ``threats``, ``threat_search`` (what threat simulation looked for), ``predictions``,
+    ``counterfactuals`` and ``imagined_returns`` (REM's), ``contradictions`` (EVOLUTION's),
     ``admission`` and ``revisions``
     (INTEGRATION's), ``backlog`` (the cycle's, for the brief) and ``brief`` (RETURN's)."""
 
@@ -160,6 +160,7 @@ class Carry:
     predictions: list[Finding] | None = None
     counterfactuals: list[Finding] | None = None
     imagined_returns: list[ImaginedReturn] | None = None
+    threat_search: JsonObject | None = None
     contradictions: list[ContradictionFinding] | None = None
     admission: AdmissionSummary | None = None
     revisions: list[RevisionSummary] | None = None
@@ -220,7 +221,9 @@ class Carry:
 WORKING_FIELDS = frozenset({"residue", "replay", "trajectories", "keys_entries"})
 
 #: Carry fields that are JSON objects (the rest are arrays).
-_OBJECTS = frozenset({"residue", "keys_entries", "rescoring_cursor", "admission", "backlog", "brief"})
+_OBJECTS = frozenset(
+    {"residue", "keys_entries", "rescoring_cursor", "admission", "backlog", "brief", "threat_search"}
+)
 
 
 class Snapshot(Protocol):

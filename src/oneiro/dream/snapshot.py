@@ -207,6 +207,18 @@ class StoreSnapshot:
         a version below ``version``, with their rowids, oldest first, after ``after_rowid``."""
         return self._store.episodes_scored_below(scorer, version, after_rowid, self.max_rowid, limit)
 
+    def recent_episodes(self, limit: int) -> list[Episode]:
+        """Awake episodes among the ``limit`` last recorded up to the cycle's high-water mark,
+        oldest first: a bounded read of the store's recent history (REM's causal model is fitted
+        on the decisions in it)."""
+        upto = self.max_rowid
+        after = max(0, upto - max(0, limit))
+        return [
+            e
+            for rowid, e in self._store.episodes_since(after, limit)
+            if rowid <= upto and e.provenance == Provenance.AWAKE and e.id not in self._view.later
+        ]
+
     def previous_carry(self, name: str) -> Carry | None:
         """The carry of the latest returned cycle that set the field ``name`` (None if none did):
         how an operation resumes work it spreads over cycles, e.g. re-scoring's place in a long

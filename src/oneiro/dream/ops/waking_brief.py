@@ -2,7 +2,7 @@
 
 Data first (a JSON-ready dict) and a markdown rendering of the same data: what changed in this
 cycle, which hypotheses to test and how awake experience can settle them, which revisions wait for
-a decision, what admission quarantined or rejected, and which threats were found. It reads the
+a decision, what admission quarantined or rejected, which threats were looked for and found. It reads the
 snapshot (taken after INTEGRATION's writes) and what earlier phases carried; the cycle journals it
 (kind ``brief``) and then makes the cycle's view active.
 """
@@ -20,7 +20,7 @@ from oneiro.store.query import EntryQuery
 
 #: Hypotheses listed in the brief; the rest are counted (``oneiro hypotheses`` lists them all).
 MAX_TO_TEST = 20
-NO_THREATS = "none: threat simulation (REM) does not run in this version, so no threats were looked for"
+NO_THREATS = "none: no threat simulation ran in this cycle, so no threats were looked for"
 
 
 @runtime_checkable
@@ -40,6 +40,16 @@ def describe_test(test: Any) -> str:
             f"a decision in context '{test.get('context')}' whose outcome lands {sign} its prediction "
             f"by at least {abs(float(test.get('min_abs', 0))):g} confirms it; the opposite refutes it"
         )
+    if test.get("type") == "outcome_region":
+        region = test.get("region") or {}
+        parts = sorted(region.items()) if isinstance(region, dict) else []
+        where = " with " + ", ".join(f"{k} in {v}" for k, v in parts) if parts else ""
+        return (
+            f"a later decision taking '{test.get('action')}'{where} whose outcome lands in "
+            f"[{test.get('low')}, {test.get('high')}] confirms it; one landing outside refutes it"
+        )
+    if test.get("type") == "affect_settled":
+        return "a later episode on the same subject recorded calm supports it; one charged again refutes it"
     if test.get("type") == "text_support":
         return "a later awake episode restating it supports it; one denying it refutes it"
     return f"test '{test.get('type')}'"
@@ -109,11 +119,31 @@ def compose(
         "admission": {k: admission.get(k, []) for k in ("quarantined", "rejected", "superseded")},
         "predictions": list(carry.predictions or []),
         "threats": list(threats) if threats is not None else [],
-        "threats_note": None if threats is not None else NO_THREATS,
+        "threats_note": _threats_note(threats, carry.threat_search),
         "backlog": _backlog(carry.backlog),
     }
     brief["markdown"] = render(brief)
     return brief
+
+
+def _threats_note(threats: Any, search: Mapping[str, Any] | None) -> str | None:
+    """What threat simulation looked for: why it could test nothing, or how much it ran and
+    found; None when findings came without a search summary (they speak for themselves)."""
+    if search is None:
+        return None if threats is not None else NO_THREATS
+    if search.get("why"):
+        return f"none found: {search['why']}"
+    return (
+        f"{search.get('rules', 0)} playbook rules run against {search.get('scenarios', 0)} simulated "
+        f"scenarios; {search.get('found', 0)} fail"
+    )
+
+
+def _threat_line(threat: Any) -> str:
+    if isinstance(threat, Mapping) and "text" in threat:
+        severity = threat.get("severity")
+        return f"- {threat['text']}" + (f" (severity {float(severity):.2f})" if severity is not None else "")
+    return f"- {threat}"
 
 
 def _backlog(raw: Any) -> dict[str, Any]:
@@ -174,6 +204,8 @@ def render(brief: dict[str, Any]) -> str:
         for r in brief["waiting_revisions"]
     ] or ["- none"]
     lines += ["", "## Threats"]
-    lines += [f"- {t}" for t in brief["threats"]] or [f"- {brief['threats_note']}"]
+    if brief["threats_note"] is not None and brief["threats"]:
+        lines.append(f"- looked for: {brief['threats_note']}")
+    lines += [_threat_line(t) for t in brief["threats"]] or [f"- {brief['threats_note']}"]
     lines += _render_backlog(brief.get("backlog") or _backlog(None))
     return "\n".join(lines) + "\n"

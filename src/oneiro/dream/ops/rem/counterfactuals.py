@@ -1,7 +1,8 @@
 """REM counterfactual replay: do(action=a') for the decisions NREM replayed (seed 003).
 
-The store's :class:`~oneiro.dream.ops.rem.scm.CausalModel` is fitted on this cycle's decisions
-(context features, action, outcome). For each replayed decision it imagines the expected outcome
+The store's :class:`~oneiro.dream.ops.rem.scm.CausalModel` is fitted on the store's recent
+decisions (context features, action, outcome; :func:`~oneiro.dream.ops.rem.decisions.store_decisions`,
+bounded by ``rem.model_window``). For each replayed decision it imagines the expected outcome
 of every modelled action with a 90% interval, and relabels the decision in hindsight (Andrychowicz
 et al. 2017): the outcome actually reached becomes a goal the episode demonstrates. The per-action
 means over the replayed decisions are ``Carry.imagined_returns`` (EVOLUTION's input); the
@@ -15,7 +16,8 @@ store has seen work; with one action there is none to claim).
 
 from __future__ import annotations
 
-from oneiro.dream.ops.rem.scm import CausalModel, outcome_of, usable
+from oneiro.dream.ops.rem.decisions import store_model
+from oneiro.dream.ops.rem.scm import outcome_of, usable
 from oneiro.dream.ops.replay import action_of
 from oneiro.dream.phase import Carry, Context, ImaginedReturn, JsonObject, Outcome, Snapshot
 from oneiro.dream.writes import Note, Writes
@@ -39,9 +41,7 @@ class Counterfactuals:
 
     def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         cfg = ctx.config.rem
-        model = CausalModel(
-            snap.new_episodes, min_samples=cfg.min_action_samples, reps=cfg.bootstrap, rng=ctx.rng
-        )
+        model = store_model(snap, ctx)
         replayed = _replayed(snap, carry)
         base: JsonObject = {
             "actions": model.counts,
