@@ -10,7 +10,7 @@ import sys
 from rich.markup import escape
 
 from oneiro.cli import ab as ab_commands
-from oneiro.cli import awake, bench, demo, dream, plugins, transfer
+from oneiro.cli import awake, bench, demo, dream, plugins, serve, transfer
 from oneiro.cli import playbook as playbook_commands
 from oneiro.cli.common import app, err_console
 from oneiro.config import env_flag
@@ -24,6 +24,7 @@ playbook_commands.register(app)
 ab_commands.register(app)
 transfer.register(app)
 plugins.register(app)
+serve.register(app)
 
 
 #: Exit status for input the user must fix (every OneiroError, click's usage errors).
