@@ -13,12 +13,16 @@ only store-internal operations, with every effectful pipeline shadowed or skippe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
-from oneiro.dto import BriefOut, EpisodeIn, EpisodeOut, HitOut, HypothesisOut, RevisionOut
+from oneiro.dto import BriefOut, EpisodeIn, EpisodeOut, ErrorOut, HitOut, HypothesisOut, RevisionOut
+from oneiro.errors import OneiroError
 from oneiro.memory import HYPOTHESIS_STATUSES, Memory
 from oneiro.service.dreams import DreamRunner, HypothesisWatch
 from oneiro.service.schemas import DreamStateOut, PlaybookOut, RecordedOut
@@ -52,6 +56,17 @@ INSTRUCTIONS = (
 )
 
 
+@contextmanager
+def refused() -> Iterator[None]:
+    """A OneiroError becomes a tool error the client sees (code and message: what to fix); the
+    SDK would hide any other exception's message, as it should a defect's."""
+    try:
+        yield
+    except OneiroError as exc:
+        error = ErrorOut.from_domain(exc)
+        raise ToolError(f"{error.code}: {error.message}") from exc
+
+
 def build(
     memory: Memory, runner: DreamRunner | None = None, watch: HypothesisWatch | None = None
 ) -> MCPServer:
@@ -65,11 +80,12 @@ def build(
     def record(episodes: list[EpisodeIn]) -> RecordedOut:
         """Record episodes (each needs ``text``; ``actor``, ``session``, ``kind``, ``ts``,
         ``prediction``/``outcome`` are optional). All are stored or, on any invalid one, none."""
-        result = memory.record_batch([e.to_record() for e in episodes])
-        watch.check()
-        return RecordedOut(
-            episodes=[EpisodeOut.from_domain(e) for e in result.episodes], new=list(result.new)
-        )
+        with refused():
+            result = memory.record_batch([e.to_record() for e in episodes])
+            watch.check()
+            return RecordedOut(
+                episodes=[EpisodeOut.from_domain(e) for e in result.episodes], new=list(result.new)
+            )
 
     @server.tool(annotations=READ)
     def recall(
@@ -80,46 +96,53 @@ def build(
         kind: str | None = None,
     ) -> list[HitOut]:
         """Hybrid recall of episodes and trusted knowledge, best first."""
-        if k > MAX_K:
-            k = MAX_K
-        hits = memory.recall(query, k, actor=actor, session=session, kind=kind)
-        return [HitOut.from_domain(h) for h in hits]
+        with refused():
+            if k > MAX_K:
+                k = MAX_K
+            hits = memory.recall(query, k, actor=actor, session=session, kind=kind)
+            return [HitOut.from_domain(h) for h in hits]
 
     @server.tool(annotations=CHANGE)
     def dream(reason: str = "mcp", wait: bool = True) -> DreamStateOut:
         """Run one dream cycle over what was recorded (``wait`` false: start it and return)."""
-        if wait:
-            runner.run_now(reason)
-        else:
-            runner.start(reason)
-        return dream_view(runner.state())
+        with refused():
+            if wait:
+                runner.run_now(reason)
+            else:
+                runner.start(reason)
+            return dream_view(runner.state())
 
     @server.tool(annotations=READ)
     def hypotheses(status: str | None = None) -> list[HypothesisOut]:
         """Dream-made hypotheses: staged, validated, refuted or expired (all by default)."""
-        wanted = (status,) if status else HYPOTHESIS_STATUSES
-        return [HypothesisOut.from_domain(e) for e in memory.hypotheses(wanted)]
+        with refused():
+            wanted = (status,) if status else HYPOTHESIS_STATUSES
+            return [HypothesisOut.from_domain(e) for e in memory.hypotheses(wanted)]
 
     @server.tool(annotations=READ)
     def brief() -> BriefOut | None:
         """The latest waking brief (markdown): what the last dream changed and what to test."""
-        latest = memory.brief()
-        return None if latest is None else BriefOut.from_domain(latest)
+        with refused():
+            latest = memory.brief()
+            return None if latest is None else BriefOut.from_domain(latest)
 
     @server.tool(annotations=READ)
     def playbook() -> PlaybookOut:
         """The active playbook and the revisions waiting for a decision, with their diffs."""
-        return playbook_view(memory)
+        with refused():
+            return playbook_view(memory)
 
     @server.tool(annotations=DECIDE)
     def approve(revision: str, by: str = "mcp") -> RevisionOut:
         """Approve a pending playbook revision: probe its candidate and make it active."""
-        return RevisionOut.from_domain(memory.playbook.approve(revision, by=by))
+        with refused():
+            return RevisionOut.from_domain(memory.playbook.approve(revision, by=by))
 
     @server.tool(annotations=DECIDE)
     def reject(revision: str, reason: str = "rejected", by: str = "mcp") -> RevisionOut:
         """Reject a pending playbook revision."""
-        return RevisionOut.from_domain(memory.playbook.reject(revision, by=by, reason=reason))
+        with refused():
+            return RevisionOut.from_domain(memory.playbook.reject(revision, by=by, reason=reason))
 
     @server.resource(PLAYBOOK_URI, name="playbook", mime_type="text/markdown")
     def playbook_markdown() -> str:
