@@ -20,7 +20,9 @@ from oneiro.service.sse import EventLog
 Frame = dict[str, Any]
 
 
-def read_until(url: str, last: str, headers: dict[str, str], ready: threading.Event | None = None) -> list[Frame]:
+def read_until(
+    url: str, last: str, headers: dict[str, str], ready: threading.Event | None = None
+) -> list[Frame]:
     """The frames of one stream, until an event of kind ``last`` (inclusive)."""
     frames: list[Frame] = []
     current: Frame = {}
