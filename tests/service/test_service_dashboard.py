@@ -64,9 +64,8 @@ def test_the_dashboard_dreams_shows_progress_and_approves_a_revision(
     assert isinstance(pg, playwright_sync.Page)
     expect = playwright_sync.expect
     store_memory.record_many(demo.episodes())
-    rev = store_memory.playbook.propose(
-        RevisionProposal("add", "Releases", "Run the migration dry run before an evening release", "seen")
-    )
+    rule = "Run the migration dry run before an evening release"
+    rev = store_memory.playbook.propose(RevisionProposal("add", "Releases", rule, "seen"))
     requested: list[str] = []
     pg.on("request", lambda r: requested.append(r.url))
     errors: list[str] = []
@@ -97,7 +96,7 @@ def test_the_dashboard_dreams_shows_progress_and_approves_a_revision(
     expect(card.locator(".diff .add").last).to_contain_text("Run the migration dry run")
     expect(pg.get_by_test_id("playbook")).not_to_contain_text("migration dry run")
     card.locator("[data-action=approve]").click()
-    expect(pg.get_by_test_id("playbook")).to_contain_text("Run the migration dry run before an evening release")
+    expect(pg.get_by_test_id("playbook")).to_contain_text(rule)
     expect(pg.get_by_test_id("revisions")).to_contain_text("none pending")
     assert store_memory.playbook.revision(rev.id).status.value == "active"
 
