@@ -201,3 +201,12 @@ def test_the_openapi_schema_is_published_with_the_bearer_scheme(client: httpx.Cl
     assert post["security"] == [{"HTTPBearer": []}]
     assert "security" not in schema["paths"]["/v1/memories/search"]["post"]
     assert "ErrorOut" in schema["components"]["schemas"]
+
+
+def test_a_malformed_constraint_is_the_requests_error_not_the_servers(client: httpx.Client) -> None:
+    r = client.post("/v1/playbook/constraints", json={"constraint": {}}, headers=AUTH)
+    assert r.status_code == 400 and r.json()["code"] == "invalid_input" and r.json()["field"] == "constraint"
+    good = {"name": "keep-ops", "kind": "locked_section", "section": "Ops"}
+    r = client.post("/v1/playbook/constraints", json={"constraint": good}, headers=AUTH)
+    assert r.status_code == 201, r.text
+    assert [c["name"] for c in client.get("/v1/playbook/constraints").json()] == ["keep-ops"]

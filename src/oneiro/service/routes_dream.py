@@ -36,10 +36,10 @@ def start_dream(svc: Svc, response: Response, body: DreamIn | None = None) -> Dr
     the answer (200) comes once the cycle has returned. 409 while one runs."""
     ask = body or DreamIn()
     if ask.wait:
-        svc.runner.run_now(ask.reason, isolate=ask.isolate)
+        svc.runner.run_now(ask.reason)
         response.status_code = status.HTTP_200_OK
         return dream_view(svc.runner.state())
-    return dream_view(svc.runner.start(ask.reason, isolate=ask.isolate))
+    return dream_view(svc.runner.start(ask.reason))
 
 
 @router.post("/dreams/plan", tags=["dreams"])

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from oneiro.dto import ConstraintOut, RevisionOut
-from oneiro.errors import InvalidInput
+from oneiro.errors import ConfigError, InvalidInput
 from oneiro.playbook import Revision, RevisionStatus
 from oneiro.service.auth import Writer
 from oneiro.service.errors import ERROR_RESPONSES, WRITE_RESPONSES
@@ -86,5 +86,8 @@ def constraints(svc: Svc) -> list[ConstraintOut]:
 @router.post("/constraints", dependencies=[Writer], responses=WRITE_RESPONSES, status_code=201)
 def add_constraint(svc: Svc, body: ConstraintIn) -> ConstraintOut:
     """Add a constraint (``replace`` lets it loosen one of the same name; journaled)."""
-    added = svc.memory.playbook.add_constraint(body.constraint, replace=body.replace)
+    try:
+        added = svc.memory.playbook.add_constraint(body.constraint, replace=body.replace)
+    except ConfigError as exc:  # a constraint table's error; here it is the request's
+        raise InvalidInput(str(exc), field="constraint") from exc
     return ConstraintOut.from_domain(added)

@@ -92,7 +92,6 @@ class HypothesisDetailOut(_Model):
 class DreamIn(_Model):
     reason: str = Field(default="http", min_length=1, max_length=MAX_NOTE)
     wait: bool = False
-    isolate: bool = False
 
 
 class DreamStateOut(_Model):
