@@ -210,3 +210,10 @@ def test_a_malformed_constraint_is_the_requests_error_not_the_servers(client: ht
     r = client.post("/v1/playbook/constraints", json={"constraint": good}, headers=AUTH)
     assert r.status_code == 201, r.text
     assert [c["name"] for c in client.get("/v1/playbook/constraints").json()] == ["keep-ops"]
+
+
+def test_a_loopback_server_refuses_a_foreign_host_name(server: LiveServer) -> None:
+    with httpx.Client(base_url=server.url) as c:
+        r = c.get("/v1/status", headers={"Host": "evil.example:80"})
+        assert r.status_code == 421 and r.json()["code"] == "forbidden_host"
+        assert c.get("/v1/status", headers={"Host": f"localhost:{server.port}"}).status_code == 200

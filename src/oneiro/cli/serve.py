@@ -4,7 +4,6 @@ Both need the ``service`` extra (``pip install 'oneiro[service]'``); without it 
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated
 
 import typer
@@ -28,15 +27,6 @@ def _need_extra() -> None:
         ) from None
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def register(app: typer.Typer) -> None:
     @app.command()
     def serve(
@@ -50,6 +40,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from oneiro.service.app import create_app
+        from oneiro.service.auth import is_loopback
         from oneiro.service.token import TOKEN_ENV, ensure_token_file, resolve_token
 
         with open_memory(home, embedder) as memory:

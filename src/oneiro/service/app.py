@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 import oneiro
 from oneiro.memory import Memory
 from oneiro.service import errors, mcp, routes_dream, routes_memory, routes_playbook
-from oneiro.service.auth import GuardPrefix
+from oneiro.service.auth import GuardPrefix, LoopbackHosts, is_loopback
 from oneiro.service.dreams import DreamRunner, HypothesisWatch
 from oneiro.service.limits import MAX_BODY_BYTES, BodyLimit
 from oneiro.service.sse import KINDS, EventLog
@@ -74,6 +74,8 @@ def create_app(
     errors.install(app)
     app.add_middleware(BodyLimit, limit=max_body)
     app.add_middleware(GuardPrefix, prefix=MCP_PATH, token=lambda: service.token)
+    if is_loopback(host):
+        app.add_middleware(LoopbackHosts)
     app.include_router(routes_memory.router)
     app.include_router(routes_dream.router)
     app.include_router(routes_playbook.router)

@@ -7,6 +7,7 @@ nothing about the right one. With no token configured every write is refused, ne
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Callable
 from typing import Annotated
@@ -66,5 +67,38 @@ class GuardPrefix:
                 check(self.token(), header)
             except EdgeError as exc:
                 await edge_response(exc.code, str(exc), exc.headers)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+#: Host names a loopback server answers to. A page on another site that re-points its own name at
+#: 127.0.0.1 (DNS rebinding) sends its own name as Host, and is refused: reads need no token, so
+#: this check is what keeps them to local clients.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address is a loopback one (``localhost`` included)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class LoopbackHosts:
+    """ASGI middleware: on a loopback server, refuse a request whose Host is not a loopback name."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1").lower()
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name not in LOOPBACK_HOSTS:
+                message = f"host {host!r} is not a loopback name; this server answers on loopback only"
+                await edge_response("forbidden_host", message)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -59,6 +59,7 @@ EDGE_CODES: dict[str, int] = {
     "not_found": 404,
     "method_not_allowed": 405,
     "malformed_json": 400,
+    "forbidden_host": 421,
     "internal": 500,
 }
 

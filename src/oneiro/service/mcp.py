@@ -24,6 +24,7 @@ from mcp.types import ToolAnnotations
 from oneiro.dto import BriefOut, EpisodeIn, EpisodeOut, ErrorOut, HitOut, HypothesisOut, RevisionOut
 from oneiro.errors import OneiroError
 from oneiro.memory import HYPOTHESIS_STATUSES, Memory
+from oneiro.playbook import Revision
 from oneiro.service.dreams import DreamRunner, HypothesisWatch
 from oneiro.service.schemas import DreamStateOut, PlaybookOut, RecordedOut
 from oneiro.service.views import dream_view, playbook_view
@@ -75,6 +76,10 @@ def build(
     watch = watch or HypothesisWatch(memory)
     runner = runner or DreamRunner(memory, watch)
     server: MCPServer = MCPServer(NAME, instructions=INSTRUCTIONS, log_level=LOG_LEVEL)
+
+    def decided(rev: Revision) -> RevisionOut:
+        memory.bus.publish("playbook", revision=rev.id, status=rev.status.value)
+        return RevisionOut.from_domain(rev)
 
     @server.tool(annotations=ADD)
     def record(episodes: list[EpisodeIn]) -> RecordedOut:
@@ -136,13 +141,13 @@ def build(
     def approve(revision: str, by: str = "mcp") -> RevisionOut:
         """Approve a pending playbook revision: probe its candidate and make it active."""
         with refused():
-            return RevisionOut.from_domain(memory.playbook.approve(revision, by=by))
+            return decided(memory.playbook.approve(revision, by=by))
 
     @server.tool(annotations=DECIDE)
     def reject(revision: str, reason: str = "rejected", by: str = "mcp") -> RevisionOut:
         """Reject a pending playbook revision."""
         with refused():
-            return RevisionOut.from_domain(memory.playbook.reject(revision, by=by, reason=reason))
+            return decided(memory.playbook.reject(revision, by=by, reason=reason))
 
     @server.resource(PLAYBOOK_URI, name="playbook", mime_type="text/markdown")
     def playbook_markdown() -> str:
