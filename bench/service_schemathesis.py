@@ -49,7 +49,8 @@ def run(url: str, examples: int, report: Path, seed: int) -> tuple[int, str]:
         "--max-examples", str(examples), "--seed", str(seed), "--no-color",
         "--report", "ndjson", "--report-ndjson-path", str(report),
     ]  # fmt: skip
-    out = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+    # Run where its cache of crashes goes with the temporary store, not into the work tree.
+    out = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=report.parent)
     return out.returncode, out.stdout + out.stderr
 
 

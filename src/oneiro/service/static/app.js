@@ -80,7 +80,7 @@ function onProgress(data) {
 function connectEvents() {
   // EventSource reconnects by itself and sends Last-Event-ID, so nothing is missed across a drop.
   const source = new EventSource("/v1/events");
-  source.addEventListener("mode_change", (e) => { const d = JSON.parse(e.data); setMode(d.mode); logEvent("mode_change", d); });
+  source.addEventListener("mode_change", (e) => { const d = JSON.parse(e.data); setMode(d.mode); logEvent("mode_change", d); loadCycles(); });
   source.addEventListener("dream_progress", (e) => { const d = JSON.parse(e.data); onProgress(d); logEvent("dream_progress", d); });
   source.addEventListener("hypothesis", (e) => { logEvent("hypothesis", JSON.parse(e.data)); loadHypotheses(); });
   source.addEventListener("playbook", (e) => { logEvent("playbook", JSON.parse(e.data)); loadPlaybook(); });
