@@ -113,3 +113,35 @@ def test_events_published_while_a_client_waits_arrive_live() -> None:
     frames = asyncio.run(live())
     assert ": keep-alive\n\n" in frames
     assert any('"mode":"dream"' in f for f in frames)
+
+
+def test_awake_evidence_recorded_over_http_streams_the_hypothesis_validated(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    client.post("/v1/memories/batch", json={"episodes": demo.episodes()}, headers=AUTH)
+    assert client.post("/v1/dreams", json={"wait": True}, headers=AUTH).status_code == 200
+    (staged,) = client.get("/v1/hypotheses", params={"status": "staged"}).json()
+    got: list[Frame] = []
+    ready = threading.Event()
+    reader = threading.Thread(target=lambda: got.extend(read_until(server.url, "hypothesis", {}, ready)))
+    reader.start()
+    assert ready.wait(10)
+    for i, who in enumerate(("ana", "ben", "cy")):
+        later = {
+            "text": f"Decided to release on evening {i}; outcome: error spike.",
+            "actor": who,
+            "session": f"releases-{who}",
+            "kind": "decision",
+            "prediction": 0.9,
+            "outcome": 0.3,
+            "context": {"key": "evening release"},
+            "ts": f"2026-03-{10 + i}T19:00:00",
+        }
+        assert client.post("/v1/memories", json=later, headers=AUTH).status_code == 201
+    reader.join(30)
+    assert [(f["data"]["id"], f["data"]["status"], f["data"]["previous"]) for f in got] == [
+        (staged["id"], "validated", "staged")
+    ]
+    history = client.get(f"/v1/entries/{staged['id']}/history").json()["history"]
+    assert [j["evidence"]["polarity"] for j in history] == [1, 1, 1]
+    assert {j["episode"]["actor"] for j in history} == {"ana", "ben", "cy"}
