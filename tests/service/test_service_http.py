@@ -217,3 +217,22 @@ def test_a_loopback_server_refuses_a_foreign_host_name(server: LiveServer) -> No
         r = c.get("/v1/status", headers={"Host": "evil.example:80"})
         assert r.status_code == 421 and r.json()["code"] == "forbidden_host"
         assert c.get("/v1/status", headers={"Host": f"localhost:{server.port}"}).status_code == 200
+
+
+def test_revert_undoes_a_cycle_once_and_rollback_restores_the_playbook(
+    store_memory: Memory, client: httpx.Client
+) -> None:
+    client.post("/v1/memories/batch", json={"episodes": demo.episodes()}, headers=AUTH)
+    cycle = client.post("/v1/dreams", json={"wait": True}, headers=AUTH).json()["last"]["id"]
+    assert client.get("/v1/hypotheses").json()
+    r = client.post(f"/v1/cycles/{cycle}/revert", headers=AUTH)
+    assert r.status_code == 200 and r.json()["undone"] > 0
+    assert client.get("/v1/hypotheses", params={"status": "staged"}).json() == []
+    again = client.post(f"/v1/cycles/{cycle}/revert", headers=AUTH)
+    assert again.status_code == 409 and again.json()["code"] == "cycle_error"
+    assert client.post("/v1/playbook/rollback", headers=AUTH).status_code == 409
+    rev = store_memory.playbook.propose(RevisionProposal("add", "Ops", "Reconcile before close", "x"))
+    assert client.post(f"/v1/playbook/revisions/{rev.id}/approve", headers=AUTH).status_code == 200
+    back = client.post("/v1/playbook/rollback", json={"by": "maya"}, headers=AUTH)
+    assert back.status_code == 200 and back.json()["status"] == "rolled_back"
+    assert client.get("/v1/playbook").json()["items"] == []
