@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from oneiro.constraints import Constraint
 from oneiro.dream.report import CycleReport
 from oneiro.errors import (
     ConfigError,
@@ -30,12 +31,16 @@ from oneiro.errors import (
     StoreError,
     StoreReadOnly,
     UnknownCycle,
+    UnknownEntry,
+    UnknownRevision,
 )
 from oneiro.memory import Brief, Status
 from oneiro.model import Affect, Entry, Episode, Hit
-from oneiro.playbook import Revision
+from oneiro.playbook import Item, Revision
 from oneiro.plugins import PluginError
 from oneiro.store.cycles import CycleRow
+from oneiro.store.evidence import EvidenceRow
+from oneiro.store.journal import Record
 
 JSON = dict[str, Any]
 
@@ -351,16 +356,82 @@ class RevisionOut(_Model):
         )
 
 
+class EvidenceOut(_Model):
+    """One awake judgement of an entry: the episode, +1 (confirms) or -1 (refutes), who made it."""
+
+    episode_id: str
+    polarity: int
+    recorded_at: float
+    party: str
+
+    @classmethod
+    def from_domain(cls, row: EvidenceRow) -> EvidenceOut:
+        return cls(
+            episode_id=row.episode_id, polarity=row.polarity, recorded_at=row.recorded_at, party=row.party
+        )
+
+
+class JournalOut(_Model):
+    """One journal record (the hash chain's fields included, so a client can check it)."""
+
+    seq: int
+    ts: float
+    cycle_id: str | None
+    phase: str | None
+    kind: str
+    payload: JSON
+    hash: str
+
+    @classmethod
+    def from_domain(cls, record: Record) -> JournalOut:
+        return cls(
+            seq=record.seq,
+            ts=record.ts,
+            cycle_id=record.cycle_id,
+            phase=record.phase,
+            kind=record.kind,
+            payload=dict(record.payload),
+            hash=record.hash,
+        )
+
+
+class ItemOut(_Model):
+    id: str
+    section: str
+    text: str
+    params: JSON
+    helpful: int
+    harmful: int
+    version: int
+
+    @classmethod
+    def from_domain(cls, item: Item) -> ItemOut:
+        return cls.model_validate(item.as_dict())
+
+
+class ConstraintOut(_Model):
+    name: str
+    kind: str
+    spec: JSON
+    source: str
+
+    @classmethod
+    def from_domain(cls, c: Constraint) -> ConstraintOut:
+        return cls(name=c.name, kind=c.kind, spec=dict(c.spec), source=c.source)
+
+
 #: Stable error codes by the most specific class they cover, most specific first: an edge maps a
 #: code to a status (``invalid_input`` to 400, ``unknown_cycle`` to 404...) and a client switches
 #: on the code, never on the message.
 ERROR_CODES: tuple[tuple[type[OneiroError], str], ...] = (
     (UnknownCycle, "unknown_cycle"),
+    (UnknownRevision, "unknown_revision"),
     (CycleRunning, "cycle_running"),
     (StoreReadOnly, "store_read_only"),
     (ConstraintViolation, "constraint_violation"),
     (RevisionError, "revision_error"),
     (EffectGateViolation, "effect_gate_violation"),
+    (UnknownEntry, "unknown_entry"),
     (InvalidInput, "invalid_input"),
     (PluginError, "plugin_error"),
     (ConfigError, "config_error"),
@@ -401,5 +472,9 @@ MODELS: tuple[type[BaseModel], ...] = (
     HypothesisOut,
     BriefOut,
     RevisionOut,
+    EvidenceOut,
+    JournalOut,
+    ItemOut,
+    ConstraintOut,
     ErrorOut,
 )

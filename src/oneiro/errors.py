@@ -5,6 +5,7 @@ The tree::
     OneiroError
     ├── ConfigError                  a bad oneiro.toml, preset or setting
     ├── InvalidInput                 a record, query or file the caller must fix (names field/line)
+    │   └── UnknownEntry             an entry id the store does not know
     ├── StoreError
     │   ├── SchemaTooNew             the store was written by a newer oneiro
     │   ├── MigrationError           a migration failed; the store is left at the last good version
@@ -29,6 +30,7 @@ The tree::
     ├── PlaybookError
     │   ├── ConstraintViolation      a revision would break a constraint
     │   └── RevisionError            unknown, already-decided or conflicting revision
+    │       └── UnknownRevision      a revision id the store does not know
     └── BenchDataError               a benchmark data file that is missing or malformed
 
 Messages say what went wrong and what to do about it; callers catch the narrowest leaf they can
@@ -62,6 +64,10 @@ class InvalidInput(OneiroError):
         super().__init__(prefix + message)
         self.field = field
         self.line = line
+
+
+class UnknownEntry(InvalidInput):
+    """No entry with that id exists in this store."""
 
 
 class StoreError(OneiroError):
@@ -169,6 +175,10 @@ class ConstraintViolation(PlaybookError):
 
 class RevisionError(PlaybookError):
     """The revision is unknown, already decided, or conflicts with another."""
+
+
+class UnknownRevision(RevisionError):
+    """No playbook revision with that id exists in this store."""
 
 
 class BenchDataError(OneiroError):

@@ -24,7 +24,7 @@ from oneiro.dream.budget import CycleBudget
 from oneiro.dream.cycle import DreamEngine, tiers_allowed
 from oneiro.dream.lease import already_dreaming
 from oneiro.dream.report import CycleReport
-from oneiro.errors import ConfigError, InvalidInput, UnknownCycle
+from oneiro.errors import ConfigError, InvalidInput, UnknownCycle, UnknownEntry
 from oneiro.events import EventBus
 from oneiro.forget import ForgetPlan, Selector
 from oneiro.forget import apply as apply_forget
@@ -41,6 +41,7 @@ from oneiro.scheduler import Decision, gather, should_dream
 from oneiro.shadows import Shadow
 from oneiro.store import Store
 from oneiro.store.cycles import CycleRow
+from oneiro.store.evidence import EvidenceRow
 from oneiro.store.factory import StoreOptions, is_url, open_store
 from oneiro.store.journal import Record
 from oneiro.store.query import hypotheses as hypotheses_query
@@ -289,12 +290,28 @@ class Memory:
     def sources(self, entry: Entry | str) -> list[Episode]:
         """The episodes an entry rests on, in its order."""
         if isinstance(entry, str):
-            found = self.store.entries([entry])
-            if entry not in found:
-                raise InvalidInput(f"no entry {entry!r}", field="entry")
-            entry = found[entry]
+            entry = self.entry(entry)
         got = self.store.episodes(list(entry.sources))
         return [got[s] for s in entry.sources if s in got]
+
+    def entry(self, entry_id: str) -> Entry:
+        """One entry; UnknownEntry when the store has none of that id."""
+        found = self.store.entries([entry_id])
+        if entry_id not in found:
+            raise UnknownEntry(f"no entry {entry_id!r}", field="entry")
+        return found[entry_id]
+
+    def evidence(self, entry_id: str) -> list[EvidenceRow]:
+        """The awake judgements of an entry (each episode that confirmed or refuted it), oldest
+        first: its history since it was staged. UnknownEntry for an unknown id."""
+        self.entry(entry_id)
+        rows = self.store.evidence_for([entry_id]).get(entry_id, [])
+        return sorted(rows, key=lambda r: (r.recorded_at, r.episode_id))
+
+    def episodes(self, ids: Sequence[str]) -> list[Episode]:
+        """The stored episodes of ``ids``, in their order (unknown ids left out)."""
+        got = self.store.episodes(list(ids))
+        return [got[i] for i in ids if i in got]
 
     # -- validation and the playbook ---------------------------------------------------------
     def validate(

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from oneiro.constraints import Constraint, load_constraints, parse_constraint, replacements, violations
 from oneiro.dream.ops.poisoning import signatures
 from oneiro.dream.writes import RevisionProposal
-from oneiro.errors import ConfigError, ConstraintViolation, PlaybookError, RevisionError
+from oneiro.errors import ConfigError, ConstraintViolation, PlaybookError, RevisionError, UnknownRevision
 from oneiro.model import EntryStatus, Provenance, canonical_json, content_hash
 from oneiro.screen import Verdict, screen_label, screen_rule
 
@@ -467,7 +467,7 @@ class Playbook:
     def revision(self, revision_id: str) -> Revision:
         rev = self.store.playbook_revision(revision_id)
         if rev is None:
-            raise RevisionError(f"no revision {revision_id!r}; list them with 'oneiro playbook show'")
+            raise UnknownRevision(f"no revision {revision_id!r}; list them with 'oneiro playbook show'")
         return rev
 
     def constraints(self) -> list[Constraint]:
@@ -637,7 +637,7 @@ class Playbook:
     def _pending(self, revision_id: str) -> Revision:
         rev = self.store.playbook_revision(revision_id)
         if rev is None:
-            raise RevisionError(f"no revision {revision_id!r}; list them with 'oneiro playbook show'")
+            raise UnknownRevision(f"no revision {revision_id!r}; list them with 'oneiro playbook show'")
         if rev.status != RevisionStatus.PROPOSED:
             raise RevisionError(
                 f"revision {revision_id} is already {rev.status.value}; it cannot be decided again"

@@ -10,7 +10,7 @@ import sys
 from rich.markup import escape
 
 from oneiro.cli import ab as ab_commands
-from oneiro.cli import awake, bench, demo, dream, plugins, transfer
+from oneiro.cli import awake, bench, demo, dream, plugins, serve, transfer
 from oneiro.cli import migrate as migrate_commands
 from oneiro.cli import playbook as playbook_commands
 from oneiro.cli.common import app, err_console
@@ -26,6 +26,7 @@ ab_commands.register(app)
 transfer.register(app)
 plugins.register(app)
 migrate_commands.register(app)
+serve.register(app)
 
 
 #: Exit status for input the user must fix (every OneiroError, click's usage errors).

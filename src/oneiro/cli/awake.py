@@ -28,6 +28,7 @@ from oneiro.config import CONFIG_FILENAME, state_dir_from_env
 from oneiro.errors import InvalidInput
 from oneiro.memory import Progress
 from oneiro.model import Entry
+from oneiro.service.token import ensure_token_file
 
 
 def read_jsonl(data: bytes, source: str) -> tuple[list[Any], list[int]]:
@@ -82,9 +83,11 @@ def register(app: typer.Typer) -> None:
             config_file.write_text(f'[embedder]\nname = "{config.embedder.name}"\n', encoding="utf-8")
         with open_memory(root) as memory:
             status = memory.status()
+        token = ensure_token_file(config.state_dir)  # what `oneiro serve` asks of a write
         console.print(
             f"store ready: {status.store} (schema {status.schema_version}, {status.episodes} episodes)"
         )
+        console.print(f"service token: {token}", markup=False)
 
     @app.command()
     def record(
