@@ -251,7 +251,7 @@ def test_the_cli_refuses_zero_seeds_with_a_clear_message(capsys: pytest.CaptureF
 
 def test_the_cli_runs_every_condition_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "ab.json"
-    args = ["ab", "--seeds", "2", "--steps", "48", "--dream-every", "24", "--out", str(out)]
+    args = ["ab", "--seeds", "2", "--steps", "48", "--dream-every", "24", "--no-tune", "--out", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "dream vs no-dream: regret ratio" in result.output
