@@ -230,3 +230,19 @@ def test_a_single_strategy_is_refused_and_a_stationary_task_is_labelled_degenera
 def test_an_unknown_task_is_refused() -> None:
     with pytest.raises(InvalidInput, match="task"):
         ABConfig(task="lottery")
+
+
+@pytest.mark.parametrize(
+    "task,discount,bins", [("regime", 0.9, 1), ("contextual", 0.95, 2), ("regime", 1.0, 1)]
+)
+def test_the_tuning_replica_makes_exactly_the_awake_agents_choices(
+    task: str, discount: float, bins: int
+) -> None:
+    from oneiro.ab.harness import play, run_condition, task_environment
+    from oneiro.ab.tuning import replica
+
+    config = ABConfig(seeds=1, steps=150, task=task, discount=discount, bins=bins)
+    env = task_environment(config)
+    real = run_condition(env, AWAKE, 3, config)
+    fast = play(env, replica(env, config, discount, bins), 3, config.steps)
+    assert list(fast.actions) == list(real.actions)
