@@ -181,39 +181,128 @@ def speed(d: dict[str, Any]) -> list[str]:
     ]
 
 
-def ab(d: dict[str, Any]) -> list[str]:
-    def ci(x: dict[str, float], fmt: str = ".1f") -> str:
-        return f"{x['mean']:{fmt}} [{x['low']:{fmt}}, {x['high']:{fmt}}]"
+def _ci(x: dict[str, float], fmt: str = ".1f") -> str:
+    return f"{x['mean']:{fmt}} [{x['low']:{fmt}}, {x['high']:{fmt}}]"
 
+
+AB_PAIRS = (
+    "dream vs no-dream",
+    "dream-awake vs awake",
+    "dream-awake vs sw-ucb",
+    "dream-awake vs d-ts",
+    "awake vs no-dream",
+)
+
+
+def ab(d: dict[str, Any], label: str) -> list[str]:
+    """One ab task: every condition with its CIs, then every paired comparison (nulls included)."""
+    metrics = [
+        m for m in ("regret", "adaptation", "drawdown", "sharpe") if m in d["conditions"]["sw-ucb"]["summary"]
+    ]
+    heads = {
+        "regret": "cumulative regret",
+        "adaptation": "steps to adapt",
+        "drawdown": "worst drawdown",
+        "sharpe": "Sharpe-like",
+    }
+    fmt = {"sharpe": ".2f"}
     rows = [
-        [name, ci(c["summary"]["regret"]), ci(c["summary"]["adaptation"]), ci(c["summary"]["drawdown"])]
+        [name, *(_ci(c["summary"][m], fmt.get(m, ".1f")) for m in metrics)]
         for name, c in d["conditions"].items()
     ]
-    comp = d["comparison"]
     cfg = d["config"]
-    return [
-        f"**Does dreaming help?** (`oneiro ab`: {cfg['seeds']} seeds x {cfg['steps']} steps of a regime-switching "
-        f"task with {len(d['environment']['arms'])} strategies and {len(d['environment']['switches'])} switches; "
-        f"dream every {cfg['dream_every']} steps; mean [95% bootstrap CI]):",
+    seeds = d.get("seeds_run") or list(range(cfg["first_seed"], cfg["first_seed"] + cfg["seeds"]))
+    tuning = d.get("tuning", {})
+    env = d["environment"]
+    out = [
+        f"**Does dreaming help? {label}** (`oneiro ab --task {cfg['task']}`: seeds {seeds[0]}-{seeds[-1]}, "
+        f"{cfg['steps']} steps, {len(env['arms'])} strategies, {len(env['switches'])} switches; dream every "
+        f"{cfg['dream_every']} steps; strong awake estimator: discount {cfg['discount']}, {cfg['bins']} context "
+        f"bin(s), tuned on seeds {tuning.get('seeds', ['?'])[0]}-{tuning.get('seeds', ['?'])[-1]} with dreaming "
+        "off; mean [95% bootstrap CI]):",
         "",
-        *table(["condition", "cumulative regret", "steps to adapt", "worst drawdown"], rows),
+        *table(["condition", *(heads[m] for m in metrics)], rows),
         "",
-        f"Regret ratio dream / no-dream: {ci(comp['regret_ratio'], '.2f')}; dream / sliding-window UCB: "
-        f"{ci(comp['regret_ratio_vs_sw_ucb'], '.2f')}.",
+        *table(
+            [
+                "comparison",
+                "regret ratio",
+                "regret difference",
+                "Wilcoxon p",
+                "adapt difference",
+                "Sharpe difference",
+            ],
+            [
+                [
+                    name,
+                    _ci(pair["regret_ratio"], ".2f"),
+                    _ci(pair["regret"]),
+                    f"{pair['regret']['p']:.2g}",
+                    _ci(pair["adaptation"]) if "adaptation" in pair else "-",
+                    _ci(pair["sharpe"], ".2f") if "sharpe" in pair else "-",
+                ]
+                for name in AB_PAIRS
+                if (pair := d["comparison"]["pairs"].get(name))
+            ],
+        ),
     ]
+    goal = d["comparison"].get("strong_goal")
+    fam = d.get("primary_family")
+    if goal:
+        out += [
+            "",
+            f"Goal (dream-awake / awake <= {goal['ratio_target']} with the CI below 1, and dream-awake / sw-ucb "
+            f"<= 1): **{'met' if goal['met'] else 'not met'}**"
+            + (
+                f"; primary test Holm-adjusted p {fam['holm_p']:.2g} over {len(fam['tests'])} tests."
+                if fam
+                else "."
+            ),
+        ]
+    return out
+
+
+def ablations(d: dict[str, Any]) -> list[str]:
+    """Every ablation effect on every benchmark run, with its CI and Holm-adjusted p."""
+    out = [
+        "**Ablations** (`bench/ablations.py`; leave-one-out: the strong dream twin without the unit vs with "
+        "everything; add-one-in: the awake agent plus that unit only vs dreaming off; effect > 0 means the unit "
+        "helps; Holm-corrected per benchmark):",
+        "",
+    ]
+    rows = []
+    for bench, r in d["benchmarks"].items():
+        seeds = r.get("seeds_run") or r.get("questions", [])
+        where = f"{bench} ({len(seeds)} {'seeds' if 'seeds_run' in r else 'questions'})"
+        for e in r["effects"]:
+            rows.append(
+                [
+                    where,
+                    e["unit"],
+                    e.get("ablation", "-"),
+                    _ci(e, ".3f" if bench == "longmemeval" else ".1f"),
+                    f"{e['holm_p']:.2g}",
+                    e.get("verdict") or ("no detectable effect" if e["holm_p"] >= 0.05 else "effect"),
+                ]
+            )
+    out += table(["benchmark", "unit", "ablation", "effect [95% CI]", "Holm p", "verdict"], rows)
+    if d.get("not_run"):
+        out += ["", "Not run: " + "; ".join(d["not_run"]) + "."]
+    return out
 
 
 SECTIONS: list[tuple[str, Callable[[], list[str]]]] = [
     ("locomo", lambda: locomo(d) if (d := load("locomo_dev.json")) else []),
     (
         "longmemeval",
-        lambda: (
-            longmemeval(d)
-            if (d := load("longmemeval_dev.json"))
-            else []
-        ),
+        lambda: longmemeval(d) if (d := load("longmemeval_dev.json")) else [],
     ),
-    ("ab", lambda: ab(d) if (d := load("ab.json")) else []),
+    ("ab", lambda: ab(d, "Regime task") if (d := load("ab.json")) else []),
+    (
+        "ab_contextual",
+        lambda: ab(d, "Contextual partial-feedback task") if (d := load("ab_contextual.json")) else [],
+    ),
+    ("ablations", lambda: ablations(d) if (d := load("ablations.json")) else []),
     ("gate", lambda: gate(d, load("gate_properties.json")) if (d := load("gate_overhead.json")) else []),
     ("speed", lambda: speed(d) if (d := load("speed.json")) else []),
     (

@@ -251,12 +251,12 @@ def test_the_cli_refuses_zero_seeds_with_a_clear_message(capsys: pytest.CaptureF
 
 def test_the_cli_runs_every_condition_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "ab.json"
-    args = ["ab", "--seeds", "2", "--steps", "48", "--dream-every", "24", "--out", str(out)]
+    args = ["ab", "--seeds", "2", "--steps", "48", "--dream-every", "24", "--no-tune", "--out", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "regret ratio dream / no-dream" in result.output
+    assert "dream vs no-dream: regret ratio" in result.output
     data = json.loads(out.read_text())
-    assert set(data["conditions"]) == {"no-dream", "dream", "sw-ucb", "d-ts"}
+    assert set(data["conditions"]) == {"no-dream", "dream", "awake", "dream-awake", "sw-ucb", "d-ts"}
     assert len(data["conditions"]["dream"]["per_seed"]["regret"]) == 2
     assert data["config"]["seeds"] == 2 and "git_commit" in data
-    assert {"regret_difference", "regret_ratio", "goal"} <= set(data["comparison"])
+    assert {"regret_difference", "regret_ratio", "goal", "strong_goal"} <= set(data["comparison"])

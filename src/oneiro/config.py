@@ -336,6 +336,10 @@ class Config:
     on_operation_error: str = "stop"
     #: LLM endpoints by tier (``[tiers.T1]``, ``[tiers.T2]``); none by default: T0 needs none.
     tiers: dict[str, TierConfig] = field(default_factory=dict)
+    #: Dream operations a cycle does not run, by operation name (``counterfactuals``) or phase
+    #: name (``rem``: all of its operations): the supported way to ablate one. A name the
+    #: registration door does not know is refused when the memory opens (ConfigError).
+    disabled_operations: tuple[str, ...] = ()
 
     @property
     def store_path(self) -> Path:
@@ -401,6 +405,10 @@ def _coerce(current: Any, value: Any, name: str) -> Any:
         return value
     if isinstance(current, float) and isinstance(value, int):
         return float(value)
+    if isinstance(current, tuple):
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"'{name}' must be a list of names, got {value!r}")
+        return tuple(value)
     if isinstance(current, dict) and isinstance(value, dict):
         for key, item in value.items():
             if isinstance(item, bool) or not isinstance(item, int | float):

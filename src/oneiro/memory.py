@@ -186,7 +186,7 @@ class Memory:
             store,
             embedder,
             config,
-            self.registry,
+            self.registry.without(config.disabled_operations),
             clock=clock,
             mode_scope=self.gate.dreaming,
             bus=self.bus,

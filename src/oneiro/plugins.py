@@ -244,6 +244,19 @@ class Registry:
                 out[spec.phase] = (*out[spec.phase], spec.operation)
         return out
 
+    def without(self, names: Sequence[str]) -> Registry | WithoutOperations:
+        """This registry's operations minus ``names`` (operation or phase names), for a cycle
+        source: how ``Config.disabled_operations`` ablates an operation. Unknown names are refused
+        (ConfigError) so that a typo cannot silently ablate nothing."""
+        return self if not names else WithoutOperations(self, names)
+
+    def operation_names(self) -> dict[PhaseName, tuple[str, ...]]:
+        """Every registered operation's name, by phase, in order, whatever its tier."""
+        out: dict[PhaseName, tuple[str, ...]] = {p: () for p in PhaseName}
+        for spec in self._collected.operations:
+            out[spec.phase] = (*out[spec.phase], spec.operation.name)
+        return out
+
     def plugin_of(self, operation: Operation) -> str:
         """The plugin that registered ``operation`` (by identity), for error messages."""
         for spec in self._collected.operations:
@@ -319,6 +332,33 @@ class Registry:
             rows += [Registered(kind, name, plugin) for name, (plugin, _v) in sorted(table.items())]
         rows += [Registered("scorer", f"{n} v{v}", p) for p, n, v, _fn in c.scorers]
         return rows
+
+
+class WithoutOperations:
+    """A registry seen without some operations (see :meth:`Registry.without`): a phase name
+    removes every operation of that phase, an operation name that operation in every phase."""
+
+    def __init__(self, registry: Registry, names: Sequence[str]) -> None:
+        from oneiro.errors import ConfigError
+
+        known = {name for ops in registry.operation_names().values() for name in ops}
+        phases = {p.value for p in PhaseName}
+        unknown = sorted({n for n in names if n not in known and n not in phases})
+        if unknown:
+            raise ConfigError(
+                f"'disabled_operations' names unknown operations {unknown}; phases: "
+                f"{', '.join(p.value for p in PhaseName)}; operations: {', '.join(sorted(known))}"
+            )
+        self.registry, self.names = registry, frozenset(names)
+
+    def phases(self, tiers: frozenset[Tier] = frozenset({Tier.T0})) -> dict[PhaseName, tuple[Operation, ...]]:
+        return {
+            phase: () if phase.value in self.names else tuple(op for op in ops if op.name not in self.names)
+            for phase, ops in self.registry.phases(tiers).items()
+        }
+
+    def plugin_of(self, operation: Operation) -> str:
+        return self.registry.plugin_of(operation)
 
 
 class Builtins:

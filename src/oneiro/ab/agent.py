@@ -5,10 +5,12 @@ reporting that dispatch (context key = the arm, ``prediction`` = its estimate
 for that arm before acting, ``outcome`` = the payoff, session = the simulated day) and chooses
 epsilon-greedily from estimates it reads back from the store:
 
-* **awake** (both twins): the mean payoff of every decision episode the store holds for the arm,
-  read incrementally from the store's episode log. This is a stationary estimator on purpose:
-  the agent's own code knows nothing of regimes, so any adaptation beyond it must come from the
-  dream.
+* **awake** (both twins): the mean payoff of the decision episodes the store holds for the arm,
+  read incrementally from the store's episode log, each older step weighted by ``discount`` (1.0,
+  the default, is the all-history mean: a stationary estimator on purpose, so any adaptation
+  beyond it must come from the dream; below 1 it is the discounted mean of Garivier & Moulines
+  2011, the strong awake agent). On a task with an observed context ``x`` in [0, 1] the means
+  are kept per context bin (``bins`` equal bins; 1 ignores the context).
 * **dream** (the dream twin only): after ``memory.dream()`` and whenever the store's entries
   change, the agent reads the ``correction`` and ``summary`` entries awake recall may show
   (recallable status, at or above the confidence floor, from a completed cycle). A correction
@@ -18,6 +20,11 @@ epsilon-greedily from estimates it reads back from the store:
   (``data = {"context": arm, "n": ..., "mean_outcome": ...}``) rebases the arm's running mean on
   the summarised window (plus anything recorded after it), and a correction made no later than
   the summary it would sit on is not folded: the summary already holds its evidence.
+  A summary holds no context, so every bin of the arm is rebased on it.
+* **dream, exploration** (the dream twin only): when it explores, the agent draws the arm from
+  the newest EVOLUTION ``strategy_mix`` (its ``concentrations``) instead of uniformly. The mix is
+  a staged hypothesis (below the floor): it may choose what the agent tries, never what it
+  trusts, so it only steers the exploration steps.
 
 Invariant (the point of the harness): both twins run this class with the same seed; the only
 difference is ``dreaming``. The dream twin learns nothing the store did not receive from a real
@@ -27,7 +34,7 @@ cycle, and the no-dream twin never calls ``dream()``, so its store holds no entr
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,9 +56,15 @@ DECISION = "decision"
 #: The effectful pipeline through which the agent acts; each decision episode reports one dispatch.
 PULL = "ab.pull"
 #: The entry kinds the dream twin acts on; a subset ablates one mechanism (``oneiro ab --reads``).
-DREAM_READS = ("correction", "summary")
+DREAM_READS = ("correction", "summary", "strategy_mix")
 #: Every entry the agent could fold into its beliefs (it keeps those of the kinds it reads).
 BELIEF_KINDS = EntryQuery(kinds=("correction", "summary"))
+MIX = EntryQuery(kinds=("strategy_mix",))
+#: The least exploration share an arm keeps under a strategy mix: the replicator's own floor
+#: (``EvolutionConfig.replicator_floor``, seed 004).
+MIX_FLOOR = 0.01
+#: The context feature the agent records and bins by (on a task that has one).
+CONTEXT_FEATURE = "x"
 
 
 class SimClock:
@@ -69,7 +82,8 @@ class SimClock:
 
 @dataclass
 class Beliefs:
-    """Per-arm running sums from the store, plus what the dream twin folded in from entries."""
+    """Per-(context bin, arm) discounted sums from the store, plus what the dream twin folded in
+    from entries (per arm: entries carry no context)."""
 
     sums: np.ndarray
     counts: np.ndarray
@@ -77,15 +91,16 @@ class Beliefs:
     folded: dict[str, tuple[int, float]] = field(default_factory=dict)
     rebased: set[str] = field(default_factory=set)
     rebased_at: dict[int, float] = field(default_factory=dict)
+    mix: np.ndarray | None = None
 
     @staticmethod
-    def empty(arms: int) -> Beliefs:
-        return Beliefs(np.zeros(arms), np.zeros(arms), np.zeros(arms))
+    def empty(arms: int, bins: int = 1) -> Beliefs:
+        return Beliefs(np.zeros((bins, arms)), np.zeros((bins, arms)), np.zeros(arms))
 
-    def estimate(self, arm: int) -> float | None:
-        if self.counts[arm] == 0:
+    def estimate(self, arm: int, b: int = 0) -> float | None:
+        if self.counts[b, arm] == 0:
             return None
-        return float(self.sums[arm] / self.counts[arm] + self.adjust[arm])
+        return float(self.sums[b, arm] / self.counts[b, arm] + self.adjust[arm])
 
 
 class MemoryAgent:
@@ -101,13 +116,18 @@ class MemoryAgent:
         dream_every: int,
         epsilon: float = EPSILON,
         reads: Sequence[str] = DREAM_READS,
+        discount: float = 1.0,
+        bins: int = 1,
+        context: Callable[[int], float] | None = None,
     ) -> None:
         self.memory, self.arms, self.clock = memory, list(arms), clock
         self.index = {name: i for i, name in enumerate(self.arms)}
         self.dreaming, self.dream_every, self.epsilon = dreaming, dream_every, epsilon
         self.reads = frozenset(reads)
+        self.discount, self.bins, self.context = discount, bins, context
         self.name = "oneiro-dream" if dreaming else "oneiro-no-dream"
-        self.beliefs = Beliefs.empty(len(self.arms))
+        self.beliefs = Beliefs.empty(len(self.arms), bins)
+        self.mixes_used = 0
         self.dreams = 0
         self._rowid = 0
         self._entries_version = -1
@@ -124,22 +144,34 @@ class MemoryAgent:
         return self._pending
 
     # -- acting
+    def bin_of(self, x: float | None) -> int:
+        if x is None or self.bins == 1:
+            return 0
+        return min(max(int(x * self.bins), 0), self.bins - 1)
+
     def choose(self, t: int, rng: np.random.Generator) -> int:
         self._read_episodes()
         explore = rng.random() < self.epsilon
         pick = int(rng.integers(len(self.arms)))
         if explore:
+            mix = self.beliefs.mix
+            if mix is not None:
+                self.mixes_used += 1
+                drawn = int(np.searchsorted(np.cumsum(mix), rng.random()))
+                return min(drawn, len(self.arms) - 1)
             return pick
-        untried = np.flatnonzero(self.beliefs.counts == 0)
+        b = self.bin_of(self.context(t) if self.context is not None else None)
+        untried = np.flatnonzero(self.beliefs.counts[b] == 0)
         if untried.size:
             return int(untried[0])
-        values = [self.beliefs.estimate(a) for a in range(len(self.arms))]
+        values = [self.beliefs.estimate(a, b) for a in range(len(self.arms))]
         return int(np.argmax([v if v is not None else -math.inf for v in values]))
 
     def update(self, t: int, action: int, payoff: float) -> None:
         """Record the step as a decision episode; dream on schedule (dream twin only)."""
         self.clock.now = self.clock.at(t)
         arm = self.arms[action]
+        x = self.context(t) if self.context is not None else None
         self._pending = payoff
         try:
             pulled = self.memory.dispatch(PULL, arm, t)
@@ -152,9 +184,9 @@ class MemoryAgent:
                 "kind": DECISION,
                 "session": session_of(t),
                 "actor": "agent",
-                "context": {"key": arm},
+                "context": {"key": arm} if x is None else {"key": arm, CONTEXT_FEATURE: x},
                 "data": {"action": arm, "step": t},
-                "prediction": self.beliefs.estimate(action),
+                "prediction": self.beliefs.estimate(action, self.bin_of(x)),
                 "outcome": payoff,
                 "dispatch": pulled.seq,
             }
@@ -171,8 +203,16 @@ class MemoryAgent:
             self._rowid = max(self._rowid, rowid)
             arm = self._arm_of(episode)
             if arm is not None and episode.outcome is not None:
-                self.beliefs.sums[arm] += episode.outcome
-                self.beliefs.counts[arm] += 1
+                if self.discount < 1.0:
+                    self.beliefs.sums *= self.discount
+                    self.beliefs.counts *= self.discount
+                b = self._bin_of_episode(episode)
+                self.beliefs.sums[b, arm] += episode.outcome
+                self.beliefs.counts[b, arm] += 1
+
+    def _bin_of_episode(self, episode: Episode) -> int:
+        x = _finite(episode.context.get(CONTEXT_FEATURE))
+        return self.bin_of(x)
 
     def _arm_of(self, episode: Episode) -> int | None:
         if episode.kind != DECISION or episode.provenance != Provenance.AWAKE:
@@ -194,6 +234,8 @@ class MemoryAgent:
                 self._fold_correction(entry, entry.id in shown)
             elif entry.id in shown:
                 self._rebase(entry)
+        if "strategy_mix" in self.reads:
+            self.beliefs.mix = mix_of(store.entries_matching(MIX), self.index)
 
     def _fold_correction(self, entry: Entry, shown: bool) -> None:
         if entry.id in self.beliefs.folded:
@@ -214,18 +256,20 @@ class MemoryAgent:
             return
         self.beliefs.rebased.add(entry.id)
         for arm, mean, count in summary_groups(entry, self.index):
-            later = self._outcomes_since(arm, entry.sources)
-            self.beliefs.sums[arm] = mean * count + sum(later)
-            self.beliefs.counts[arm] = count + len(later)
+            self.beliefs.sums[:, arm] = mean * count / self.bins
+            self.beliefs.counts[:, arm] = count / self.bins
+            for b, outcome in self._outcomes_since(arm, entry.sources):
+                self.beliefs.sums[b, arm] += outcome
+                self.beliefs.counts[b, arm] += 1
             self.beliefs.adjust[arm] = 0.0
             self.beliefs.rebased_at[arm] = entry.created_at
 
-    def _outcomes_since(self, arm: int, sources: Sequence[str]) -> list[float]:
-        """Outcomes for ``arm`` recorded after the newest episode a summary covers."""
+    def _outcomes_since(self, arm: int, sources: Sequence[str]) -> list[tuple[int, float]]:
+        """(bin, outcome) for ``arm`` recorded after the newest episode a summary covers."""
         held = self.memory.store.episodes(list(sources))
         newest = max((e.ts for e in held.values()), default=-math.inf)
         return [
-            float(e.outcome)
+            (self._bin_of_episode(e), float(e.outcome))
             for _, e in self.memory.store.episodes_since(0)
             if e.ts > newest and self._arm_of(e) == arm and e.outcome is not None
         ]
@@ -258,6 +302,23 @@ def summary_groups(entry: Entry, index: Mapping[str, int]) -> list[tuple[int, fl
         if arm is not None and mean is not None and count is not None and count >= 1:
             out.append((arm, mean, int(count)))
     return out
+
+
+def mix_of(entries: Sequence[Entry], index: Mapping[str, int]) -> np.ndarray | None:
+    """The newest strategy mix's concentrations as a probability vector over the arms, or None
+    without a usable mix. An arm the mix does not name (REM had too few of its decisions to
+    model it) keeps :data:`MIX_FLOOR`, so the mix can never stop the agent exploring it."""
+    if not entries:
+        return None
+    newest = max(entries, key=lambda e: (e.created_at, e.id))
+    raw = newest.data.get("concentrations")
+    weights = np.full(len(index), MIX_FLOOR)
+    for name, value in raw.items() if isinstance(raw, dict) else ():
+        share = _finite(value)
+        if name in index and share is not None:
+            weights[index[name]] = max(share, MIX_FLOOR)
+    total = weights.sum()
+    return weights / total if total > 0 else None
 
 
 def _finite(value: Any) -> float | None:

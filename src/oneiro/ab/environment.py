@@ -12,7 +12,7 @@ change at the times listed in ``switches``; adaptation is measured from those ti
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -49,6 +49,13 @@ def optimal_mean(env: Environment, t: int) -> float:
     return max(env.mean(t, a) for a in range(len(env.arms)))
 
 
+def degenerate(env: Environment) -> str | None:
+    """Why a result on ``env`` says nothing about adaptation (no regime switch), else None."""
+    if not env.switches:
+        return "no regime switch: a stationary task; adaptation is not measured"
+    return None
+
+
 def best_arm(env: Environment, t: int) -> int:
     """The best arm at ``t`` (the lowest index on a tie)."""
     means = [env.mean(t, a) for a in range(len(env.arms))]
@@ -59,6 +66,10 @@ def check_environment(env: Environment, steps: int) -> None:
     """Refuse an environment the harness cannot score over ``steps`` steps."""
     if not env.arms:
         raise InvalidInput("an environment needs at least one arm", field="arms")
+    if len(env.arms) < 2:
+        raise InvalidInput(
+            "a single strategy leaves nothing to choose: regret is 0 for every agent", field="arms"
+        )
     low, high = env.payoff_range
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise InvalidInput(f"must be finite with low < high, got {(low, high)}", field="payoff_range")
@@ -154,3 +165,82 @@ def default_environment(steps: int, *, noise: float = DEFAULT_NOISE) -> RegimeSw
     k = len(DEFAULT_REGIMES)
     switches = tuple(steps * i // k for i in range(1, k))
     return RegimeSwitching(DEFAULT_ARMS, DEFAULT_REGIMES, switches, noise)
+
+
+@dataclass(frozen=True)
+class ContextualRegimes:
+    """Partial feedback with context: each strategy's mean is linear in an observed context.
+
+    At step ``t`` the agent sees ``context(t)`` = ``x_t`` in [0, 1] (a deterministic volatility
+    cycle of period ``period``: common to every condition and seed), picks one strategy and
+    observes only that strategy's payoff, ``intercept + slope * x_t`` of the current regime plus
+    Gaussian noise. Which strategy is best depends on ``x_t`` and, across switches, on the regime:
+    information about the strategies not chosen is exactly what an agent lacks, and what a causal
+    model of outcome given (context, action) can impute.
+    """
+
+    arm_names: tuple[str, ...]
+    #: ``regimes[k][a]`` = (intercept, slope) of arm ``a`` in regime ``k``.
+    regimes: tuple[tuple[tuple[float, float], ...], ...]
+    switch_times: tuple[int, ...]
+    noise: float
+    period: int = 48
+
+    def __post_init__(self) -> None:
+        flat = tuple(tuple(a + 0.5 * b for a, b in means) for means in self.regimes)
+        RegimeSwitching(self.arm_names, flat, self.switch_times, self.noise)  # the same checks
+        if self.period < 2:
+            raise InvalidInput("must be at least 2 steps", field="period")
+
+    @property
+    def arms(self) -> Sequence[str]:
+        return self.arm_names
+
+    @property
+    def switches(self) -> Sequence[int]:
+        return self.switch_times
+
+    @property
+    def payoff_range(self) -> tuple[float, float]:
+        ends = [a + b * x for means in self.regimes for a, b in means for x in (0.0, 1.0)]
+        spread = PAYOFF_SPREAD * self.noise or 1.0
+        return (min(ends) - spread, max(ends) + spread)
+
+    def context(self, t: int) -> float:
+        return round(0.5 + 0.5 * math.sin(2 * math.pi * t / self.period), 6)
+
+    def regime(self, t: int) -> int:
+        return sum(1 for s in self.switch_times if t >= s)
+
+    def mean(self, t: int, action: int) -> float:
+        a, b = self.regimes[self.regime(t)][action]
+        return a + b * self.context(t)
+
+    def step(self, t: int, action: int, rng: np.random.Generator) -> float:
+        return self.mean(t, action) + self.noise * float(rng.standard_normal())
+
+
+#: The built-in contextual task: eight strategies, three regimes. In each regime one strategy is
+#: best in calm markets (x near 0), another in volatile ones (x near 1), a steady one in between
+#: is never best; a switch hands both roles to other strategies.
+CONTEXTUAL_ARMS = ("momentum", "mean_reversion", "carry", "breakout", "value", "vol_selling", "trend", "hold")
+CONTEXTUAL_REGIMES = (
+    ((0.5, -0.6), (-0.2, 0.7), (0.1, 0.0), (-0.1, 0.0), (0.0, 0.1), (0.2, -0.3), (0.0, 0.0), (0.05, 0.0)),
+    ((-0.2, 0.0), (0.0, 0.1), (0.5, -0.6), (-0.2, 0.7), (0.1, 0.0), (0.0, 0.0), (0.2, -0.3), (0.05, 0.0)),
+    ((0.1, 0.0), (0.0, 0.0), (-0.1, 0.0), (0.2, -0.3), (0.5, -0.6), (-0.2, 0.7), (0.0, 0.1), (0.05, 0.0)),
+)
+
+
+def contextual_environment(steps: int, *, noise: float = DEFAULT_NOISE) -> ContextualRegimes:
+    """The built-in contextual task over ``steps`` steps: switches at 1/3 and 2/3."""
+    k = len(CONTEXTUAL_REGIMES)
+    if steps < k:
+        raise InvalidInput(f"the contextual task needs at least {k} steps", field="steps")
+    switches = tuple(steps * i // k for i in range(1, k))
+    return ContextualRegimes(CONTEXTUAL_ARMS, CONTEXTUAL_REGIMES, switches, noise)
+
+
+def context_of(env: Environment) -> Callable[[int], float] | None:
+    """The environment's observed context, if it has one (``context(t)`` in [0, 1])."""
+    found = getattr(env, "context", None)
+    return found if callable(found) else None

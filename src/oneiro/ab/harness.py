@@ -3,15 +3,19 @@
 For every seed, each condition plays the same task for the same number of steps. The payoff noise
 at step ``t`` comes from a generator seeded by ``(seed, t)`` alone (common random numbers), so two
 conditions that choose alike see identical payoffs; the twins also share their policy generator.
-The only difference between the twins is ``dreaming`` (see :mod:`oneiro.ab.agent`).
+The only difference between two twins is ``dreaming`` (see :mod:`oneiro.ab.agent`).
 
-Reproducibility limit: a cycle seeds its own RNG from its id, which carries a random suffix, so the
-dream's stochastic steps (perturbed replay) are not fixed by the harness seed; the dream twin's
-per-seed values can differ slightly between runs while everything else repeats exactly.
+Conditions: the naive pair (``no-dream`` / ``dream``: all-history means), the strong pair
+(``awake`` / ``dream-awake``: a discounted, context-binned estimator whose discount and bins are
+tuned on seeds never reported, :mod:`oneiro.ab.tuning`), and the anchors ``sw-ucb`` and ``d-ts``.
+The strong dream twin is the strong awake agent plus dreaming, so whatever it gains is the dream's.
+
+Reproducibility: a cycle's id (which seeds its RNG) is derived from the simulated time and the
+store's history, so a seeded run's dreams repeat.
 
 Metrics per run: cumulative pseudo-regret, time to adapt after each switch, worst drawdown of the
-cumulative payoff. Across seeds: percentile-bootstrap confidence intervals (Efron & Tibshirani
-1993, ch. 13), the paired dream - no-dream difference and the dream / no-dream regret ratio.
+cumulative payoff, a Sharpe-like ratio of per-step payoff. Across seeds: percentile-bootstrap
+confidence intervals and paired tests (:mod:`oneiro.ab.stats`).
 """
 
 from __future__ import annotations
@@ -26,17 +30,29 @@ import numpy as np
 
 from oneiro.ab.agent import DREAM_READS, EPSILON, MemoryAgent, SimClock, session_of
 from oneiro.ab.anchors import DiscountedThompson, Policy, SlidingWindowUCB, sw_ucb_window
-from oneiro.ab.environment import Environment, best_arm, check_environment, default_environment
+from oneiro.ab.environment import (
+    Environment,
+    best_arm,
+    check_environment,
+    context_of,
+    contextual_environment,
+    default_environment,
+    degenerate,
+)
+from oneiro.ab.stats import (
+    BOOTSTRAP_RESAMPLES,
+    CONFIDENCE,
+    bootstrap_mean,
+    bootstrap_ratio,
+    paired,
+    paired_p,
+)
 from oneiro.errors import InvalidInput
 from oneiro.memory import open_memory
 from oneiro.store.query import EntryQuery
 
-#: Bootstrap resamples: 10,000 keeps the percentile endpoints stable to about 0.01 of a CI width.
-BOOTSTRAP_RESAMPLES = 10_000
-#: Two-sided confidence level of every interval reported.
-CONFIDENCE = 0.95
-#: Fixed so reruns print identical intervals for identical per-seed values.
-BOOTSTRAP_SEED = 20_240_101
+__all__ = ["bootstrap_mean", "bootstrap_ratio"]
+
 #: Adaptation: the new best arm must exceed this share of the last ADAPT_WINDOW choices.
 ADAPT_THRESHOLD = 0.5
 ADAPT_WINDOW = 20
@@ -45,17 +61,34 @@ DEFAULT_SEEDS = 20
 DEFAULT_STEPS = 600
 #: The dream twin dreams once per simulated day (every session), as a nightly scheduler would.
 DEFAULT_DREAM_EVERY = 24
-#: Goal the harness reports against: dream regret <= this x no-dream regret, and <= SW-UCB's.
+#: Goal for the naive pair: dream regret <= this x no-dream regret, and <= SW-UCB's.
 GOAL_RATIO = 0.7
-NO_DREAM, DREAM, SW_UCB, D_TS = "no-dream", "dream", "sw-ucb", "d-ts"
-CONDITIONS = (NO_DREAM, DREAM, SW_UCB, D_TS)
-METRICS = ("regret", "adaptation", "drawdown")
+#: Goal for the strong pair: dream-awake regret <= this x awake regret, the CI's upper end < 1.
+STRONG_GOAL_RATIO = 0.8
+NO_DREAM, DREAM, AWAKE, DREAM_AWAKE, SW_UCB, D_TS = (
+    "no-dream",
+    "dream",
+    "awake",
+    "dream-awake",
+    "sw-ucb",
+    "d-ts",
+)
+CONDITIONS = (NO_DREAM, DREAM, AWAKE, DREAM_AWAKE, SW_UCB, D_TS)
+#: The conditions that dream, and the one each is the twin of.
+TWIN_OF = {DREAM: NO_DREAM, DREAM_AWAKE: AWAKE}
+METRICS = ("regret", "adaptation", "drawdown", "sharpe")
+TASKS: dict[str, Callable[[int], Environment]] = {
+    "regime": default_environment,
+    "contextual": contextual_environment,
+}
 _NOISE_STREAM, _POLICY_STREAM = 1, 2
 
 
 @dataclass(frozen=True)
 class ABConfig:
-    """One harness run. ``conditions`` is any subset of :data:`CONDITIONS`."""
+    """One harness run. ``conditions`` is any subset of :data:`CONDITIONS`; ``discount`` and
+    ``bins`` set the strong pair's estimator; ``disabled`` are dream operations or phases the
+    dreaming conditions run without (``Config.disabled_operations``)."""
 
     seeds: int = DEFAULT_SEEDS
     steps: int = DEFAULT_STEPS
@@ -65,14 +98,22 @@ class ABConfig:
     conditions: tuple[str, ...] = CONDITIONS
     first_seed: int = 0
     reads: tuple[str, ...] = DREAM_READS
+    task: str = "regime"
+    discount: float = 1.0
+    bins: int = 1
+    disabled: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("seeds", "steps", "dream_every"):
+        for name in ("seeds", "steps", "dream_every", "bins"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidInput(f"must be a positive integer, got {value!r}", field=name)
         if not 0.0 <= self.epsilon <= 1.0:
             raise InvalidInput(f"must lie in [0, 1], got {self.epsilon}", field="epsilon")
+        if not 0.0 < self.discount <= 1.0:
+            raise InvalidInput(f"must lie in (0, 1], got {self.discount}", field="discount")
+        if self.first_seed < 0:
+            raise InvalidInput(f"must be >= 0, got {self.first_seed}", field="first_seed")
         odd = [r for r in self.reads if r not in DREAM_READS]
         if odd:
             raise InvalidInput(f"unknown entry kinds {odd}; known: {list(DREAM_READS)}", field="reads")
@@ -81,6 +122,8 @@ class ABConfig:
             raise InvalidInput(
                 f"unknown or no conditions {unknown}; known: {list(CONDITIONS)}", field="conditions"
             )
+        if self.task not in TASKS:
+            raise InvalidInput(f"unknown task {self.task!r}; known: {list(TASKS)}", field="task")
 
 
 @dataclass
@@ -117,16 +160,22 @@ def run_condition(env: Environment, condition: str, seed: int, config: ABConfig)
         return play(env, SlidingWindowUCB(arms, window, env.payoff_range), seed, config.steps)
     if condition == D_TS:
         return play(env, DiscountedThompson(arms, env.payoff_range), seed, config.steps)
+    strong = condition in (AWAKE, DREAM_AWAKE)
+    dreaming = condition in TWIN_OF
     clock = SimClock()
-    with open_memory(":memory:", embedder=config.embedder, clock=clock) as memory:
+    overrides = {"disabled_operations": list(config.disabled)} if dreaming and config.disabled else None
+    with open_memory(":memory:", embedder=config.embedder, clock=clock, overrides=overrides) as memory:
         agent = MemoryAgent(
             memory,
             env.arms,
             clock,
-            dreaming=condition == DREAM,
+            dreaming=dreaming,
             dream_every=config.dream_every,
             epsilon=config.epsilon,
             reads=config.reads,
+            discount=config.discount if strong else 1.0,
+            bins=config.bins if strong else 1,
+            context=context_of(env) if strong else None,
         )
         run = play(env, agent, seed, config.steps)
         run.extra = {
@@ -135,6 +184,7 @@ def run_condition(env: Environment, condition: str, seed: int, config: ABConfig)
             "entry_kinds": _entry_kinds(memory.store.entries_matching(EntryQuery())),
             "corrections_folded": len(agent.beliefs.folded),
             "summaries_used": len(agent.beliefs.rebased),
+            "mix_explorations": agent.mixes_used,
             "sessions": len({session_of(t) for t in range(config.steps)}),
             "dream_operations": {
                 str(phase): [op.name for op in ops] for phase, ops in memory.engine.phases.items()
@@ -158,13 +208,14 @@ def regret(env: Environment, actions: np.ndarray) -> float:
 
 
 def adaptation_times(env: Environment, actions: np.ndarray) -> list[int]:
-    """For each switch, the steps until the new best arm exceeds ADAPT_THRESHOLD of the last
-    ADAPT_WINDOW choices (post-switch choices only). Never reached: the regime's length
-    (right-censored)."""
+    """For each switch, the steps until the best arm (at each step: on a contextual task it moves
+    with the context) exceeds ADAPT_THRESHOLD of the last ADAPT_WINDOW choices (post-switch
+    choices only). Never reached: the regime's length (right-censored)."""
     bounds = [*env.switches, len(actions)]
     out = []
     for start, end in itertools.pairwise(bounds):
-        hits = (actions[start:end] == best_arm(env, start)).astype(float)
+        best = np.array([best_arm(env, t) for t in range(start, end)])
+        hits = (actions[start:end] == best).astype(float)
         rolling = np.convolve(hits, np.ones(ADAPT_WINDOW))[: len(hits)] / ADAPT_WINDOW
         above = np.flatnonzero(rolling > ADAPT_THRESHOLD)
         out.append(int(above[0]) + 1 if above.size else end - start)
@@ -177,62 +228,37 @@ def worst_drawdown(payoffs: np.ndarray) -> float:
     return float(np.max(np.maximum.accumulate(equity) - equity))
 
 
+def sharpe(payoffs: np.ndarray) -> float:
+    """Mean over standard deviation of the per-step payoff (not annualised; 0 without spread)."""
+    sd = float(np.std(payoffs))
+    return float(np.mean(payoffs)) / sd if sd > 0 else 0.0
+
+
 def metrics(env: Environment, run: Run) -> dict[str, float]:
-    """Regret, mean adaptation time over the switches (absent for a stationary task), drawdown."""
-    out = {"regret": regret(env, run.actions), "drawdown": worst_drawdown(run.payoffs)}
+    """Regret, mean adaptation time over the switches (absent for a stationary task), drawdown,
+    Sharpe-like ratio."""
+    out = {
+        "regret": regret(env, run.actions),
+        "drawdown": worst_drawdown(run.payoffs),
+        "sharpe": sharpe(run.payoffs),
+    }
     adapt = adaptation_times(env, run.actions)
     if adapt:
         out["adaptation"] = float(np.mean(adapt))
     return out
 
 
-# -- bootstrap ---------------------------------------------------------------------------
-def _indices(n: int, resamples: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
-
-
-def bootstrap_mean(
-    values: Sequence[float], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
-) -> dict[str, float]:
-    """Mean with a percentile-bootstrap CI at :data:`CONFIDENCE`."""
-    x = np.asarray(values, dtype=float)
-    if x.size == 0:
-        raise InvalidInput("needs at least one value", field="values")
-    means = x[_indices(x.size, resamples, seed)].mean(axis=1)
-    return _interval(float(x.mean()), means)
-
-
-def bootstrap_ratio(
-    top: Sequence[float],
-    bottom: Sequence[float],
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
-) -> dict[str, float]:
-    """mean(top) / mean(bottom) over paired seeds, with a percentile-bootstrap CI."""
-    a, b = np.asarray(top, dtype=float), np.asarray(bottom, dtype=float)
-    if a.size == 0 or a.size != b.size:
-        raise InvalidInput("needs paired, non-empty values", field="values")
-    idx = _indices(a.size, resamples, seed)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = a[idx].mean(axis=1) / b[idx].mean(axis=1)
-        point = float(a.mean() / b.mean()) if b.mean() else float("nan")
-    return _interval(point, ratios[np.isfinite(ratios)])
-
-
-def _interval(point: float, draws: np.ndarray) -> dict[str, float]:
-    tail = (1 - CONFIDENCE) / 2 * 100
-    if draws.size == 0:
-        return {"mean": point, "low": float("nan"), "high": float("nan")}
-    low, high = np.percentile(draws, [tail, 100 - tail])
-    return {"mean": point, "low": float(low), "high": float(high)}
-
-
 # -- the whole experiment ----------------------------------------------------------------
+def task_environment(config: ABConfig) -> Environment:
+    return TASKS[config.task](config.steps)
+
+
 def run_ab(
     config: ABConfig, env: Environment | None = None, progress: Callable[[str, int], None] | None = None
 ) -> dict[str, Any]:
-    """Every condition on every seed; per-seed values, CIs and the twin comparison, as data."""
-    task = env if env is not None else default_environment(config.steps)
+    """Every condition on every seed; per-seed values, CIs and the comparisons, as data. A task
+    with no regime switch runs, but its result is labelled ``degenerate``."""
+    task = env if env is not None else task_environment(config)
     check_environment(task, config.steps)
     per_seed: dict[str, dict[str, list[float]]] = {c: {} for c in config.conditions}
     extras: dict[str, list[dict[str, Any]]] = {c: [] for c in config.conditions}
@@ -246,10 +272,12 @@ def run_ab(
             seconds[condition] += run.seconds
             if progress is not None:
                 progress(condition, seed)
-    return {
+    result: dict[str, Any] = {
         "config": asdict(config),
+        "seeds_run": list(range(config.first_seed, config.first_seed + config.seeds)),
         "environment": describe(task),
         "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "confidence": CONFIDENCE, "method": "percentile"},
+        "test": "two-sided Wilcoxon signed-rank on paired per-seed differences",
         "adaptation": {"threshold": ADAPT_THRESHOLD, "window": ADAPT_WINDOW},
         "conditions": {
             c: {
@@ -262,6 +290,10 @@ def run_ab(
         },
         "comparison": compare(per_seed),
     }
+    why = degenerate(task)
+    if why is not None:
+        result["degenerate"] = why
+    return result
 
 
 def _activity(extras: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -280,23 +312,66 @@ def _activity(extras: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+#: Every comparison reported, as (treatment, reference): each twin pair, the strong dream twin
+#: against each anchor, and the strong awake agent against the naive one.
+PAIRS = (
+    (DREAM, NO_DREAM),
+    (DREAM_AWAKE, AWAKE),
+    (DREAM_AWAKE, SW_UCB),
+    (DREAM_AWAKE, D_TS),
+    (AWAKE, NO_DREAM),
+    (AWAKE, SW_UCB),
+)
+
+
+def pair_name(a: str, b: str) -> str:
+    return f"{a} vs {b}"
+
+
+def compare_pair(a: dict[str, list[float]], b: dict[str, list[float]]) -> dict[str, Any]:
+    """Paired a - b differences per metric (CI and p) and the regret ratio a / b (CI)."""
+    out: dict[str, Any] = {m: paired(a[m], b[m]) for m in METRICS if m in a and m in b}
+    out["regret_ratio"] = bootstrap_ratio(a["regret"], b["regret"])
+    out["regret_ratio"]["p"] = paired_p(a["regret"], b["regret"])
+    return out
+
+
 def compare(per_seed: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
-    """Paired dream - no-dream differences, the regret ratios and the goal's verdict."""
-    if DREAM not in per_seed or NO_DREAM not in per_seed:
-        return {}
-    dream, base = per_seed[DREAM], per_seed[NO_DREAM]
-    out: dict[str, Any] = {
-        f"{m}_difference": bootstrap_mean(np.subtract(dream[m], base[m]).tolist())
-        for m in METRICS
-        if m in dream
+    """Every pair of :data:`PAIRS` both of whose conditions ran, and the goals' verdicts. The
+    naive pair's figures also stay under their earlier keys (``regret_ratio`` ...)."""
+    pairs = {
+        pair_name(a, b): compare_pair(per_seed[a], per_seed[b])
+        for a, b in PAIRS
+        if a in per_seed and b in per_seed
     }
-    out["regret_ratio"] = bootstrap_ratio(dream["regret"], base["regret"])
-    goal = {"ratio_target": GOAL_RATIO, "ratio_met": out["regret_ratio"]["mean"] <= GOAL_RATIO}
-    if SW_UCB in per_seed:
-        out["regret_ratio_vs_sw_ucb"] = bootstrap_ratio(dream["regret"], per_seed[SW_UCB]["regret"])
-        goal["sw_ucb_met"] = out["regret_ratio_vs_sw_ucb"]["mean"] <= 1.0
-    goal["met"] = all(v for k, v in goal.items() if k.endswith("_met"))
-    out["goal"] = goal
+    out: dict[str, Any] = {"pairs": pairs}
+    naive = pairs.get(pair_name(DREAM, NO_DREAM))
+    if naive is not None:
+        out.update({f"{m}_difference": naive[m] for m in METRICS if m in naive})
+        out["regret_ratio"] = naive["regret_ratio"]
+        goal: dict[str, Any] = {
+            "ratio_target": GOAL_RATIO,
+            "ratio_met": naive["regret_ratio"]["mean"] <= GOAL_RATIO,
+        }
+        if SW_UCB in per_seed:
+            out["regret_ratio_vs_sw_ucb"] = bootstrap_ratio(
+                per_seed[DREAM]["regret"], per_seed[SW_UCB]["regret"]
+            )
+            goal["sw_ucb_met"] = out["regret_ratio_vs_sw_ucb"]["mean"] <= 1.0
+        goal["met"] = all(v for k, v in goal.items() if k.endswith("_met"))
+        out["goal"] = goal
+    strong = pairs.get(pair_name(DREAM_AWAKE, AWAKE))
+    if strong is not None:
+        ratio = strong["regret_ratio"]
+        sgoal: dict[str, Any] = {
+            "ratio_target": STRONG_GOAL_RATIO,
+            "ratio_met": ratio["mean"] <= STRONG_GOAL_RATIO and ratio["high"] < 1.0,
+        }
+        vs = pairs.get(pair_name(DREAM_AWAKE, SW_UCB))
+        if vs is not None:
+            sgoal["sw_ucb_met"] = vs["regret_ratio"]["mean"] <= 1.0
+        sgoal["met"] = all(v for k, v in sgoal.items() if k.endswith("_met"))
+        out["strong_goal"] = sgoal
     return out
 
 
@@ -307,7 +382,7 @@ def describe(env: Environment) -> dict[str, Any]:
         "switches": list(env.switches),
         "payoff_range": list(env.payoff_range),
     }
-    for name in ("regimes", "noise"):
+    for name in ("regimes", "noise", "period"):
         if hasattr(env, name):
             data[name] = getattr(env, name)
     return data

@@ -1,4 +1,4 @@
-"""How a harness result reads: one table per run, then the twin comparison and the goal's verdict."""
+"""How a harness result reads: one table per run, then every comparison and the goals' verdicts."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from oneiro.ab.harness import GOAL_RATIO, METRICS
+from oneiro.ab.harness import GOAL_RATIO, METRICS, STRONG_GOAL_RATIO
 
-LABELS = {"regret": "regret", "adaptation": "adapt (steps)", "drawdown": "drawdown"}
+LABELS = {"regret": "regret", "adaptation": "adapt (steps)", "drawdown": "drawdown", "sharpe": "sharpe"}
 
 
 def _ci(stat: dict[str, float]) -> str:
@@ -20,13 +20,15 @@ def _ci(stat: dict[str, float]) -> str:
 
 
 def print_result(console: Console, result: dict[str, Any]) -> None:
-    """The per-condition table (mean and 95% CI over seeds), then the dream-vs-no-dream lines."""
+    """The per-condition table (mean and 95% CI over seeds), then each paired comparison."""
     config = result["config"]
     table = Table(
-        title=f"oneiro ab: {config['seeds']} seeds x {config['steps']} steps, "
-        f"dream every {config['dream_every']} steps, reads {'+'.join(config['reads']) or '-'} "
-        f"({config['embedder']} embedder); "
-        "mean [95% CI] over seeds"
+        title=f"oneiro ab ({config['task']} task): seeds {config['first_seed']}.."
+        f"{config['first_seed'] + config['seeds'] - 1} x {config['steps']} steps, "
+        f"dream every {config['dream_every']} steps, reads {'+'.join(config['reads']) or '-'}, "
+        f"strong estimator discount {config['discount']} bins {config['bins']}"
+        + (f", without {'+'.join(config['disabled'])}" if config.get("disabled") else "")
+        + f" ({config['embedder']} embedder); mean [95% CI] over seeds"
     )
     table.add_column("condition")
     shown = [m for m in METRICS if any(m in c["summary"] for c in result["conditions"].values())]
@@ -37,30 +39,26 @@ def print_result(console: Console, result: dict[str, Any]) -> None:
         cells = [_ci(cond["summary"][m]) if m in cond["summary"] else "-" for m in shown]
         table.add_row(name, *cells, f"{cond['seconds']:.1f}")
     console.print(table)
+    if "degenerate" in result:
+        console.print(f"DEGENERATE: {result['degenerate']}")
     comparison = result.get("comparison") or {}
-    if not comparison:
-        return
-    for metric in shown:
-        key = f"{metric}_difference"
-        if key in comparison:
-            console.print(f"dream - no-dream {LABELS[metric]}: {_ci(comparison[key])}")
-    console.print(f"regret ratio dream / no-dream: {_ci(comparison['regret_ratio'])} (goal <= {GOAL_RATIO})")
-    if "regret_ratio_vs_sw_ucb" in comparison:
-        console.print(f"regret ratio dream / sw-ucb: {_ci(comparison['regret_ratio_vs_sw_ucb'])} (goal <= 1)")
-    activity = result["conditions"].get("dream", {}).get("activity", {})
-    if activity:
-        console.print(
-            f"dream twin: {activity.get('dreams', 0)} dreams, "
-            f"entries by kind {activity.get('entry_kinds', {})}, "
-            f"corrections folded {activity.get('corrections_folded', 0)}, "
-            f"summaries used {activity.get('summaries_used', 0)}"
-        )
-    operations = activity.get("dream_operations", {})
-    if operations:
-        ran = ", ".join(f"{phase}: {'+'.join(ops) or '-'}" for phase, ops in operations.items())
-        console.print(f"dream operations: {ran}")
-    verdict = "met" if comparison["goal"]["met"] else "NOT met"
-    console.print(f"goal: {verdict}")
+    for name, pair in comparison.get("pairs", {}).items():
+        diffs = ", ".join(f"{LABELS[m]} {_ci(pair[m])} p={pair[m]['p']:.3g}" for m in shown if m in pair)
+        console.print(f"{name}: regret ratio {_ci(pair['regret_ratio'])}; differences: {diffs}")
+    for key, target in (("goal", GOAL_RATIO), ("strong_goal", STRONG_GOAL_RATIO)):
+        goal = comparison.get(key)
+        if goal:
+            verdict = "met" if goal["met"] else "NOT met"
+            console.print(f"{key.replace('_', ' ')} (ratio <= {target}, <= sw-ucb): {verdict}")
+    for name, cond in result["conditions"].items():
+        activity = cond.get("activity", {})
+        if activity.get("dreams"):
+            console.print(
+                f"{name}: {activity['dreams']} dreams, entries by kind {activity.get('entry_kinds', {})}, "
+                f"corrections folded {activity.get('corrections_folded', 0)}, summaries used "
+                f"{activity.get('summaries_used', 0)}, "
+                f"explorations from a mix {activity.get('mix_explorations', 0)}"
+            )
 
 
 def git_commit(root: Path | None = None) -> str | None:
