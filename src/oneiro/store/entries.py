@@ -133,11 +133,16 @@ def count_uses(conn: sqlite3.Connection, counts: Mapping[str, tuple[int, int, in
     entry; return how many entries exist to count. Awake accounting, not undo-logged: a reverted
     cycle does not take back what recall used (it was used)."""
     rows = [(max(u, 0), max(h, 0), max(b, 0), i) for i, (u, h, b) in counts.items() if u or h or b]
-    before = conn.total_changes
+    ids = [r[3] for r in rows]
+    found = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found += int(conn.execute(f"SELECT COUNT(*) FROM entries WHERE id IN ({marks})", chunk).fetchone()[0])
     conn.executemany(
         "UPDATE entries SET uses = uses + ?, helpful = helpful + ?, harmful = harmful + ? WHERE id = ?", rows
     )
-    return conn.total_changes - before
+    return found
 
 
 def _sources(conn: sqlite3.Connection, ids: list[str]) -> dict[str, list[str]]:
