@@ -133,6 +133,7 @@ def _writes(k: dict[str, Any]) -> dict[str, Callable[[Store], Any]]:
         ),
         "replace_playbook_items": lambda s: s.replace_playbook_items([Item("item-b", "Ops", "Steal")]),
         "count_item_use": lambda s: s.count_item_use("item-a", helpful=5),
+        "count_entry_uses": lambda s: s.count_entry_uses({hyp.id: (5, 5, 5)}),
         "credit_item": lambda s: s.credit_item("item-a", 5, 5, "cycle-a"),
         "add_revision": lambda s: s.add_revision(rev),
         "set_revision_validated": lambda s: s.set_revision_validated(rev.id, "sha", {}),
