@@ -46,7 +46,12 @@ def register(app: typer.Typer) -> None:
         with open_memory(home, embedder) as memory:
             state_dir = memory.config.state_dir
             if resolve_token(state_dir) is None:
-                ensure_token_file(state_dir)
+                try:
+                    ensure_token_file(state_dir)
+                except OSError as exc:  # a read-only state directory: serve reads, refuse writes
+                    err_console.print(
+                        f"[yellow]warning:[/yellow] no token ({exc.strerror}): writes are refused"
+                    )
             token = resolve_token(state_dir)
             where = f"${TOKEN_ENV}" if token and _from_env() else str(state_dir / "token")
             if not is_loopback(host):
@@ -54,7 +59,8 @@ def register(app: typer.Typer) -> None:
                     f"[yellow]warning:[/yellow] listening on {host}, not loopback: anyone who can reach "
                     "it can read this memory (writes still need the token)"
                 )
-            err_console.print(f"dashboard: http://{_url_host(host)}:{port}/#token={token}")
+            fragment = f"#token={token}" if token else ""
+            err_console.print(f"dashboard: http://{_url_host(host)}:{port}/{fragment}")
             err_console.print(f"writes need 'Authorization: Bearer <token>' (the token is in {where})")
             uvicorn.run(create_app(memory, token=token, host=host), host=host, port=port, log_level="warning")
 
