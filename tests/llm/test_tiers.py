@@ -99,6 +99,8 @@ def test_dream_at_t1_runs_the_llm_tier_and_never_journals_the_key(
     journal = rows(ready, "SELECT kind, payload FROM journal")
     assert any(kind == "llm_call" for kind, _p in journal)
     assert all(KEY not in payload for _k, payload in journal)
+    stored = b"".join(p.read_bytes() for p in ready.rglob("*") if p.is_file())
+    assert KEY.encode() not in stored  # not in the store, its WAL, the cache or the config
 
 
 def test_dream_at_t0_makes_no_request_even_with_an_endpoint(
