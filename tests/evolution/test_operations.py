@@ -326,7 +326,9 @@ def test_dreams_beyond_the_window_are_retired_not_deleted(store: SQLiteStore, mo
         cycle = f"c{i}"
         finding = {"episode": replayed.id, "do": {"hedge": {"mean": 0.1 * i}}}
         ctx = fake_context(cycle, NOW + i)
-        out = DreamFingerprints().run(FakeSnapshot(store, cycle, MODEL), ctx, Carry(counterfactuals=[finding]))
+        out = DreamFingerprints().run(
+            FakeSnapshot(store, cycle, MODEL), ctx, Carry(counterfactuals=[finding])
+        )
         made.append(out.writes.entries[0].id)
         begin_cycle(store, cycle, NOW + i)
         apply_writes(store, out.writes, ctx)
