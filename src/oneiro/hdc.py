@@ -13,6 +13,7 @@ NaN (an empty store compares as no match).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections import deque
@@ -32,6 +33,8 @@ _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
 #: Rows per block of a similarity scan: 2,048 rows of 1 KiB (dim 8,192) is 2 MiB, within a
 #: typical L2/L3 cache (measured: 2,048 beat 512 and 8,192 at 100k fingerprints).
 BLOCK_ROWS = 2048
+#: Symbols kept (each 1 KiB at dimension 8,192): roles, strategies, regime labels of one store.
+SYMBOL_CACHE = 4096
 #: Outcome levels: an outcome is encoded as the nearest of these quantised levels.
 OUTCOME_LEVELS = 16
 
@@ -42,10 +45,18 @@ def _check_dim(dim: int) -> None:
 
 
 def symbol(name: str, dim: int) -> HV:
-    """The random hypervector of a symbol: the same name always gives the same vector."""
+    """The random hypervector of a symbol: the same name always gives the same vector. Cached
+    (the vectors are read-only), since encoders ask for the same few symbols again and again."""
     _check_dim(dim)
+    return _symbol(name, dim)
+
+
+@functools.lru_cache(maxsize=SYMBOL_CACHE)
+def _symbol(name: str, dim: int) -> HV:
     seed = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
-    return np.random.default_rng(seed).integers(0, 256, size=dim // 8, dtype=np.uint8)
+    vector = np.random.default_rng(seed).integers(0, 256, size=dim // 8, dtype=np.uint8)
+    vector.setflags(write=False)
+    return vector
 
 
 def bind(a: HV, b: HV) -> HV:
@@ -64,6 +75,14 @@ def bundle(vectors: Sequence[HV]) -> HV:
     a fixed vector, so the result is deterministic."""
     if not vectors:
         raise ValueError("bundle of no vectors")
+    if len(vectors) == 1:
+        return vectors[0].copy()
+    if len(vectors) == 2:  # the tie vector decides exactly where the two differ: a majority of 3
+        vectors = [*vectors, symbol("__tie__", vectors[0].shape[0] * 8)]
+    if len(vectors) == 3:  # a fingerprint's bundle: the packed majority, without unpacking bits
+        a, b, c = vectors
+        majority: HV = (a & b) | (a & c) | (b & c)
+        return majority
     bits = np.unpackbits(np.vstack(vectors), axis=1).astype(np.int32)
     total = bits.sum(axis=0) * 2
     n = len(vectors)
@@ -112,6 +131,25 @@ def similarities(matrix: HV, query: HV) -> npt.NDArray[np.float64]:
     return result
 
 
+@functools.lru_cache(maxsize=SYMBOL_CACHE)
+def _regime(labels: tuple[str, ...], dim: int) -> HV:
+    vector = bind(symbol("role:regime", dim), bundle([symbol(f"regime:{r}", dim) for r in labels]))
+    vector.setflags(write=False)
+    return vector
+
+
+@functools.lru_cache(maxsize=OUTCOME_LEVELS * 4)
+def _outcome_level(level: int, dim: int) -> HV:
+    """Level vectors by progressive bit flipping: level k flips the first k/(L-1) half of a fixed
+    permutation of bits, so similarity falls linearly with the level distance."""
+    bits = np.unpackbits(symbol("outcome:base", dim))
+    order = np.random.default_rng(7).permutation(dim)
+    bits[order[: int(level * (dim // 2) / (OUTCOME_LEVELS - 1))]] ^= 1
+    vector = bind(symbol("role:outcome", dim), np.packbits(bits))
+    vector.setflags(write=False)
+    return vector
+
+
 @dataclass(frozen=True)
 class Encoder:
     """Encoders of the things a dream scenario and an awake episode share: a regime (market or
@@ -125,9 +163,7 @@ class Encoder:
         _check_dim(self.dim)
 
     def encode_regime(self, regime: Iterable[str]) -> HV:
-        labels = sorted({str(r) for r in regime}) or ["__none__"]
-        role = symbol("role:regime", self.dim)
-        return bind(role, bundle([symbol(f"regime:{r}", self.dim) for r in labels]))
+        return _regime(tuple(sorted({str(r) for r in regime}) or ["__none__"]), self.dim)
 
     def encode_strategy(self, strategy: str) -> HV:
         return bind(symbol("role:strategy", self.dim), symbol(f"strategy:{strategy}", self.dim))
@@ -135,14 +171,7 @@ class Encoder:
     def encode_outcome(self, value: float) -> HV:
         v = 0.0 if not math.isfinite(value) else math.tanh(value)
         level = min(OUTCOME_LEVELS - 1, max(0, int((v + 1.0) / 2.0 * OUTCOME_LEVELS)))
-        # Level vectors by progressive bit flipping: level k flips the first k/(L-1) half of a
-        # fixed permutation of bits, so similarity falls linearly with the level distance.
-        base = np.unpackbits(symbol("outcome:base", self.dim))
-        order = np.random.default_rng(7).permutation(self.dim)
-        flips = int(level * (self.dim // 2) / (OUTCOME_LEVELS - 1))
-        bits = base.copy()
-        bits[order[:flips]] ^= 1
-        return bind(symbol("role:outcome", self.dim), np.packbits(bits))
+        return _outcome_level(level, self.dim)
 
     def fingerprint(self, regime: Iterable[str], strategy: str, outcome: float) -> HV:
         """A scenario's fingerprint: the bundle of its regime, strategy and outcome (seed 004)."""

@@ -31,7 +31,9 @@ from oneiro.store.query import EntryQuery
 STAGED_CONTRADICTIONS = EntryQuery(kinds=("contradiction",), statuses=("staged",))
 #: Dreams a later real decision matched (EVOLUTION's fingerprints, seed 004): each raises the
 #: scheduling weight of dreaming.
-PREDICTIVE_DREAMS = EntryQuery(kinds=("dream_fingerprints",), data_keys=("predictive",))
+PREDICTIVE_DREAMS = EntryQuery(
+    kinds=("dream_fingerprints",), statuses=("staged", "active", "validated"), data_keys=("predictive",)
+)
 
 DAY_SECONDS = 86_400.0
 HOUR = 3600.0

@@ -76,3 +76,21 @@ def test_strategy_op_steps_on_imagined_returns_and_notes_absence() -> None:
     (entry,) = out.writes.entries
     conc = entry.data["concentrations"]
     assert conc["a"] > conc["b"] and entry.sources == ("ep0", "ep1", "ep2") and entry.confidence == 0.2
+
+
+labels = st.sampled_from(["a", "b", "c", "d"])
+
+
+@given(
+    st.dictionaries(labels, st.floats(0, 1e6, allow_nan=False), max_size=4),
+    st.dictionaries(labels, finite, max_size=4),
+)
+def test_replicator_stays_a_finite_distribution(conc: dict[str, float], fit: dict[str, float]) -> None:
+    c, f_bar = replicator_step(conc, fit, 0.01, 0.01)
+    assert math.isfinite(f_bar) and all(math.isfinite(v) and v > 0 for v in c.values())
+    assert not c or math.isclose(sum(c.values()), 1.0)
+
+
+def test_a_single_strategy_keeps_the_whole_mix() -> None:
+    c, _ = replicator_step({"only": 1.0}, {"only": 5.0}, 0.01, 0.01)
+    assert c == {"only": 1.0}

@@ -4,6 +4,8 @@ outcomes stay similar, and a dream scenario encodes like the real decision it de
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oneiro import hdc
 from oneiro.dream.ops.evolution.fingerprints import regime_of
@@ -40,3 +42,19 @@ def test_a_scenario_encodes_like_the_decision_it_describes() -> None:
     assert hdc.similarity(scenario, enc.episode_context(ep)) == 1.0
     other = enc.fingerprint(regime_of(ep), "sell", 0.4)
     assert hdc.similarity(other, enc.episode_context(ep)) < 0.6
+
+
+@given(st.integers(1, 6), st.integers(0, 2**32 - 1))
+@settings(max_examples=30, deadline=None)
+def test_bundle_is_the_bitwise_majority_with_the_tie_vector(n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    vectors = [rng.integers(0, 256, DIM // 8, dtype=np.uint8) for _ in range(n)]
+    twice = np.unpackbits(np.vstack(vectors), axis=1).astype(np.int32).sum(axis=0) * 2
+    tie = np.unpackbits(hdc.symbol("__tie__", DIM))
+    want = np.packbits(np.where(twice == n, tie, twice > n).astype(np.uint8))
+    assert np.array_equal(hdc.bundle(vectors), want)
+
+
+def test_cached_symbols_cannot_be_changed_in_place() -> None:
+    v = hdc.symbol("role:strategy", DIM)
+    assert not v.flags.writeable and np.array_equal(v, hdc.symbol("role:strategy", DIM))

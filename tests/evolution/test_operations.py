@@ -313,3 +313,25 @@ def test_each_mix_stores_its_own_cycle_and_supersedes_the_previous(store: SQLite
     assert a[0] < a[1] < a[2]
     stored = store.entries([m.id for m in mixes])
     assert [stored[m.id].status for m in mixes][:2] == [EntryStatus.SUPERSEDED] * 2
+
+
+def test_dreams_beyond_the_window_are_retired_not_deleted(store: SQLiteStore, monkeypatch: Any) -> None:
+    from oneiro.dream.ops.evolution import fingerprints
+
+    monkeypatch.setattr(fingerprints, "WINDOW", 2)
+    replayed = episode("hedged", context={"regime": "calm"}, data={"action": "hedge"}, outcome=0.5)
+    add_episodes(store, replayed)
+    made = []
+    for i in range(4):
+        cycle = f"c{i}"
+        finding = {"episode": replayed.id, "do": {"hedge": {"mean": 0.1 * i}}}
+        ctx = fake_context(cycle, NOW + i)
+        out = DreamFingerprints().run(
+            FakeSnapshot(store, cycle, MODEL), ctx, Carry(counterfactuals=[finding])
+        )
+        made.append(out.writes.entries[0].id)
+        begin_cycle(store, cycle, NOW + i)
+        apply_writes(store, out.writes, ctx)
+        complete_cycle(store, cycle, NOW + i)
+    rows = store.entries(made)
+    assert [rows[i].status for i in made] == [EntryStatus.EXPIRED, *[EntryStatus.STAGED] * 3]

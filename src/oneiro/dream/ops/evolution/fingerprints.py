@@ -28,15 +28,20 @@ import numpy as np
 from oneiro import hdc
 from oneiro.dream.phase import Carry, Context, Finding, Outcome, Snapshot
 from oneiro.dream.writes import EntryUpdate, Note, Writes
-from oneiro.model import Entry, Episode, Provenance, Tier, entry_id
+from oneiro.model import Entry, EntryStatus, Episode, Provenance, Tier, entry_id
 from oneiro.store.query import EntryQuery
 
 KIND = "dream_fingerprints"
 #: Earlier dreams whose fingerprints a new decision is compared with (seed 004 keeps a bounded
 #: window; one entry per cycle, so this is cycles).
 WINDOW = 50
-#: Scenarios fingerprinted per cycle at most (REM caps its findings at 64; x a few actions).
-MAX_SCENARIOS = 512
+#: Scenarios fingerprinted per cycle at most: 128 x 1 KiB hypervectors (base64 in ``data``) keeps
+#: one cycle's entry near 180 kB, and a window of them within what a cycle reads in well under a
+#: second. REM carries up to 64 findings, each with a few actions; the first 128 scenarios count.
+MAX_SCENARIOS = 128
+#: The dreams still in the window: older ones are retired (``expired``, kept, never deleted), so a
+#: cycle reads at most ``WINDOW`` of them however many cycles the store has run.
+LIVE = EntryQuery(kinds=(KIND,), statuses=("staged", "active", "validated"), returned=True)
 #: Matched actions a predictive mark lists at most.
 MAX_LISTED = 20
 
@@ -76,7 +81,14 @@ class DreamFingerprints:
     def run(self, snap: Snapshot, ctx: Context, carry: Carry) -> Outcome:
         enc = hdc.Encoder(ctx.config.evolution.hdc_dimension)
         writes = Writes()
-        marked = self._correlate(snap, ctx, enc, writes)
+        live = sorted(
+            (e for e in snap.entries_matching(LIVE) if e.cycle_id != ctx.cycle_id),
+            key=lambda e: (e.created_at, e.id),
+        )
+        for old in live[:-WINDOW]:
+            change = {"status": EntryStatus.EXPIRED}
+            writes.updates.append(EntryUpdate(old.id, change, "beyond the dream correlation window"))
+        marked = self._correlate(snap, ctx, enc, writes, live[-WINDOW:])
         findings = [*(carry.counterfactuals or []), *(carry.threats or [])]
         if not findings:
             why = "REM imagined no scenario this cycle"
@@ -117,7 +129,9 @@ class DreamFingerprints:
         writes.notes.append(Note("evolution.fingerprints", {"fingerprinted": len(found), **marked}))
         return Outcome(writes, did={"fingerprints": len(found)})
 
-    def _correlate(self, snap: Snapshot, ctx: Context, enc: hdc.Encoder, writes: Writes) -> dict[str, int]:
+    def _correlate(
+        self, snap: Snapshot, ctx: Context, enc: hdc.Encoder, writes: Writes, stored: Sequence[Entry]
+    ) -> dict[str, int]:
         """Mark earlier dreams predictive when a new awake decision matches one of their scenarios."""
         decisions = [
             e
@@ -126,9 +140,6 @@ class DreamFingerprints:
         ]
         if not decisions:
             return {"compared": 0, "predictive_dreams": 0}
-        stored = snap.entries_matching(EntryQuery(kinds=(KIND,), not_cycle=ctx.cycle_id, returned=True))[
-            -WINDOW:
-        ]
         tracker = hdc.CorrelationTracker(enc.dim, window=WINDOW * MAX_SCENARIOS)
         for entry in stored:
             if entry.data.get("dim") != enc.dim:
