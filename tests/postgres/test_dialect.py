@@ -20,7 +20,7 @@ from oneiro.store.postgres.dialect import rewrite
         ("SELECT * FROM t WHERE 1 ORDER BY seq", "SELECT * FROM t WHERE TRUE ORDER BY seq"),
         ("SELECT * FROM t WHERE a = 1 AND 0", "SELECT * FROM t WHERE a = 1 AND FALSE"),
         ("SELECT * FROM t WHERE +status IN (%s)", "SELECT * FROM t WHERE status IN (%%s)"),
-        ("UPDATE t SET helpful = helpful + ? WHERE id = ?", "UPDATE t SET helpful = helpful + %s WHERE id = %s"),
+        ("UPDATE t SET n = n + ? WHERE id = ?", "UPDATE t SET n = n + %s WHERE id = %s"),
         ("PRAGMA integrity_check", "SELECT 'ok'"),
     ],
 )
