@@ -96,7 +96,7 @@ class Result:
 
 def _run(raw: psycopg.Connection[Any], statement: str, params: Sequence[Any] | None) -> Result:
     query = dialect.rewrite(statement)
-    cur = raw.execute(query.encode(), None if params is None else list(params), prepare=False)
+    cur = raw.execute(query.encode(), list(params or ()), prepare=False)
     rows: list[Row] = cur.fetchall() if cur.description is not None else []
     last = None
     if "RETURNING" in query and rows and query.lstrip().upper().startswith("INSERT"):

@@ -4,7 +4,8 @@ The row modules under :mod:`oneiro.store` write portable SQL over a DB-API conne
 handful of SQLite spellings. :func:`rewrite` turns each statement into PostgreSQL's, so both
 stores run the same statements and cannot drift apart:
 
-* ``?`` placeholders become ``%s`` (and a literal ``%`` becomes ``%%``), outside quotes only;
+* ``?`` placeholders (outside quotes) become ``%s``, and every ``%`` becomes ``%%`` (statements
+  always go with a parameter list, so psycopg reads them the same way);
 * ``INSERT OR IGNORE`` becomes ``INSERT ... ON CONFLICT DO NOTHING``;
 * a bare ``1``/``0`` condition (``WHERE 1``, ``AND 0``) becomes ``TRUE``/``FALSE``;
 * the unary ``+`` that keeps SQLite off an index (``+status``) is dropped;
@@ -56,8 +57,8 @@ COLUMNS_SQL = (
 
 def _placeholders(sql: str) -> str:
     def swap(match: re.Match[str]) -> str:
-        if match.group(1):
-            return match.group(1)
+        if match.group(1):  # psycopg reads % everywhere, string literals included
+            return match.group(1).replace("%", "%%")
         return "%s" if match.group(2) else "%%"
 
     return _TOKENS.sub(swap, sql)
