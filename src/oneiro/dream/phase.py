@@ -144,7 +144,8 @@ class Carry:
     from "replay selected nothing"). Values are JSON-ready so that a checkpoint can hold them
     (:meth:`to_json`, :meth:`from_json`).
 
-    Fields: ``residue`` (ONSET), ``replay`` (the selection), ``trajectories`` (forward replay),
+    Fields: ``residue`` and ``importance`` (ONSET's: an LLM's 0-10 rating by new episode id, which
+    replay prefers to capture's), ``replay`` (the selection), ``trajectories`` (forward replay),
     ``keys_entries`` (episode id -> its keys entry), ``rescoring_cursor`` (scorer -> mark),
     ``threats``, ``threat_search`` (what threat simulation looked for), ``predictions``,
     ``counterfactuals`` and ``imagined_returns`` (REM's), ``contradictions`` (EVOLUTION's),
@@ -152,6 +153,7 @@ class Carry:
     (INTEGRATION's), ``backlog`` (the cycle's, for the brief) and ``brief`` (RETURN's)."""
 
     residue: Residue | None = None
+    importance: dict[str, float] | None = None
     replay: list[ReplayPick] | None = None
     trajectories: list[Trajectory] | None = None
     keys_entries: dict[str, str] | None = None
@@ -218,11 +220,20 @@ class Carry:
 #: reads past checkpoints (the backlog, :meth:`Snapshot.previous_carry`) would grow with the
 #: store. What outlives a cycle (re-scoring's cursor, REM's and EVOLUTION's summaries, the brief)
 #: stays.
-WORKING_FIELDS = frozenset({"residue", "replay", "trajectories", "keys_entries"})
+WORKING_FIELDS = frozenset({"residue", "importance", "replay", "trajectories", "keys_entries"})
 
 #: Carry fields that are JSON objects (the rest are arrays).
 _OBJECTS = frozenset(
-    {"residue", "keys_entries", "rescoring_cursor", "admission", "backlog", "brief", "threat_search"}
+    {
+        "residue",
+        "importance",
+        "keys_entries",
+        "rescoring_cursor",
+        "admission",
+        "backlog",
+        "brief",
+        "threat_search",
+    }
 )
 
 

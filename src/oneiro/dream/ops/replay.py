@@ -166,6 +166,7 @@ class PrioritizedReplay:
         if not chats:
             return []
         residue = residue_ids(carry)
+        rated = carry.importance or {}
         tau = ctx.config.nrem.topic_similarity
         batch = [e for e in chats if e.id in vectors]
         found_all = (
@@ -186,7 +187,7 @@ class PrioritizedReplay:
             )
             need = (1 + min(recent, NEED_NEIGHBOURS)) / (1 + NEED_NEIGHBOURS)
             gain = (
-                W_IMPORTANCE * min(max(ep.importance / IMPORTANCE_SCALE, 0.0), 1.0)
+                W_IMPORTANCE * min(max(rated.get(ep.id, ep.importance) / IMPORTANCE_SCALE, 0.0), 1.0)
                 + W_NOVELTY * min(max(novelty, 0.0), 1.0)
                 + W_RESIDUE * (1.0 if ep.id in residue else 0.0)
             )
