@@ -553,6 +553,14 @@ RANGES: dict[str, Range] = {
     "evolution.parasite_decay": UNIT,
     "evolution.decay": UNIT,
     "evolution.age_half_life_days": Range(0.0, 1e6, lo_open=True),
+    "sandbox.max_experiments": COUNT_OR_ZERO,
+    "sandbox.max_variants": COUNT_OR_ZERO,
+    "sandbox.wall_seconds": POSITIVE,
+    "sandbox.cpu_seconds": COUNT,
+    "sandbox.memory_mb": COUNT,
+    "sandbox.processes": COUNT,
+    "sandbox.file_mb": COUNT,
+    "sandbox.disk_mb": COUNT,
 }
 #: The numeric settings of a ``[tiers.*]`` table and their ranges.
 TIER_RANGES: dict[str, Range] = {
