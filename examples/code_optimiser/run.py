@@ -20,10 +20,13 @@ from pathlib import Path
 from oneiro import open_memory
 from oneiro.model import Entry, EntryStatus, Provenance, entry_id
 from oneiro.sandbox import Experiment, Viability, workspace_digest
+from oneiro.sandbox.achilles import AchillesSpec, regression_test
 from oneiro.sandbox.dreaming import EXPERIMENT_KIND, PRUNED_NOTE, VARIANT_KIND
 from oneiro.store.query import EntryQuery
 
 WORKSPACE = Path(__file__).resolve().parent / "workspace"
+#: Beside the workspace (never in it): the Achilles cases of a staged variant, as pytest tests.
+REGRESSIONS = WORKSPACE.parent / "regressions" / "test_achilles.py"
 #: The input size: large enough that holding every square dominates the run's peak memory.
 N = 3_000_000
 #: The viability rule of the example: at least 20% less peak memory than the baseline.
@@ -37,7 +40,12 @@ def proven_solution() -> Experiment:
         tests=(sys.executable, "check_program.py"),
         viability=Viability.of({"peak_memory": MIN_MEMORY_GAIN}),
         params={"strategy": "materialise", "n": N, "chunk": 4096},
-        space={"strategy": ["materialise", "stream", "chunked", "skip_last"]},
+        space={"strategy": ["materialise", "stream", "chunked", "skip_last", "formula"]},
+        achilles={
+            "function": "program:squares_total",
+            "inputs": {"n": ["integers", -50, 20_000]},
+            "params": ["strategy", "chunk"],
+        },
     )
 
 
@@ -86,6 +94,20 @@ def main() -> int:
     for rec in pruned:
         print(row(f"pruned {rec.payload['trial']['params']['strategy']}", rec.payload["trial"]))
         print(f"    why: {'; '.join(rec.payload['reasons'])}")
+    for e in staged:
+        for weak in e.data.get("achilles", []):
+            case = weak["cases"][0]
+            print(
+                f"  achilles: {e.data['changed']} vs {weak['against']['strategy']}: n={case['input']['n']} "
+                f"gives {case['a'][1]} vs {case['b'][1]}"
+            )
+    keep = next((e for e in staged if e.data.get("achilles")), None)
+    if keep is not None:
+        spec = AchillesSpec.from_json(keep.data["experiment"]["achilles"])
+        cases = [c for weak in keep.data["achilles"] for c in weak["cases"]]
+        REGRESSIONS.parent.mkdir(exist_ok=True)
+        REGRESSIONS.write_text(regression_test(spec, keep.data["experiment"]["params"], cases))
+        print(f"regression tests for {keep.data['changed']} kept in {REGRESSIONS}")
     unchanged = workspace_digest(WORKSPACE) == before
     print(f"workspace byte-identical: {unchanged}")
     best = max((e.data["evidence"]["gains"]["peak_memory"] for e in staged), default=0.0)

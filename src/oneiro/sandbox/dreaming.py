@@ -13,7 +13,9 @@ Each variant runs against the baseline in the sandbox (:func:`oneiro.sandbox.lab
 variant that fails its rule is pruned: a journal note with its telemetry and why. A survivor is a
 staged ``experiment_variant`` hypothesis at the hypothesis confidence, whose sources are its
 parents (real entry ids) and whose data holds the variant's parameters and the evidence (both
-telemetries, the gains); awake use confirms it like any hypothesis (``text_support``), and dream
+telemetries, the gains) and, when the experiment names an Achilles spec and two variants survive,
+the inputs on which it disagrees with a competing survivor (``data["achilles"]``,
+:mod:`oneiro.sandbox.achilles`); awake use confirms it like any hypothesis (``text_support``), and dream
 output never confirms it.
 
 Why this is pure although it runs subprocesses: an operation must not write the store or reach the
@@ -29,6 +31,7 @@ sandbox's wall-time limits are its budget, and ``ctx.budget`` is checked between
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import combinations
 from typing import Any
 
 from oneiro.config import SandboxConfig
@@ -37,6 +40,7 @@ from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
 from oneiro.dream.writes import Note, Writes
 from oneiro.errors import OneiroError
 from oneiro.model import Entry, EntryStatus, Tier
+from oneiro.sandbox.achilles import AchillesSpec, disagreements
 from oneiro.sandbox.experiment import Experiment
 from oneiro.sandbox.lab import Verdict, compare
 from oneiro.sandbox.runner import MIB, Limits
@@ -48,6 +52,9 @@ PRUNED_NOTE = "experiment_pruned"
 SKIPPED_NOTE = "experiment_skipped"
 #: The awake test a survivor is judged by: later episodes restating that the variant works.
 EVIDENCE_TEST = "text_support"
+
+#: Pairs of survivors searched for disagreeing inputs per experiment (each search is a sandboxed run).
+MAX_ACHILLES_PAIRS = 3
 
 Variant = tuple[dict[str, Any], tuple[str, ...], str]
 
@@ -143,10 +150,15 @@ class SandboxExperiments:
                 continue
             did["experiments"] += 1
             base = result.baseline.to_json()
+            survivors = [v[0] for v, verdict in zip(tried, result.verdicts, strict=True) if verdict.viable]
+            weak = self._achilles(exp, survivors, cfg, writes, entry_id)
             for (params, parents, how), verdict in zip(tried, result.verdicts, strict=True):
                 did["variants"] += 1
                 if verdict.viable:
-                    writes.entries.append(self._stage(ctx, entry, exp, params, parents, how, verdict, base))
+                    staged_entry = self._stage(
+                        ctx, entry, exp, params, parents, how, verdict, base, weak.get(_key(params), [])
+                    )
+                    writes.entries.append(staged_entry)
                     did["staged"] += 1
                 else:
                     payload = {
@@ -159,6 +171,37 @@ class SandboxExperiments:
                     did["pruned"] += 1
         return Outcome(writes=writes, did=did, left={"experiments": left} if left else {})
 
+    def _achilles(
+        self,
+        exp: Experiment,
+        survivors: list[dict[str, Any]],
+        cfg: SandboxConfig,
+        writes: Writes,
+        entry_id: str,
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Disagreeing inputs for pairs of survivors (at most :data:`MAX_ACHILLES_PAIRS`), by
+        survivor: ``[{"against": other params, "cases": [...]}]``."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        if exp.achilles is None or len(survivors) < 2:
+            return out
+        try:
+            spec = AchillesSpec.from_json(exp.achilles)
+        except OneiroError as exc:
+            writes.notes.append(Note(SKIPPED_NOTE, {"entry": entry_id, "why": str(exc)}))
+            return out
+        pairs = list(combinations(survivors, 2))[:MAX_ACHILLES_PAIRS]
+        for a, b in pairs:
+            try:
+                cases = disagreements(exp, spec, a, b, limits_of(cfg))
+            except OneiroError as exc:
+                writes.notes.append(Note(SKIPPED_NOTE, {"entry": entry_id, "why": str(exc)}))
+                continue
+            if cases:
+                out.setdefault(_key(a), []).append({"against": b, "cases": cases})
+                swapped = [{"input": c["input"], "a": c["b"], "b": c["a"]} for c in cases]
+                out.setdefault(_key(b), []).append({"against": a, "cases": swapped})
+        return out
+
     def _stage(
         self,
         ctx: Context,
@@ -169,11 +212,12 @@ class SandboxExperiments:
         how: str,
         verdict: Verdict,
         baseline: dict[str, Any],
+        achilles: list[dict[str, Any]],
     ) -> Entry:
         changed = {k: v for k, v in sorted(params.items()) if exp.params.get(k) != v}
         gains = ", ".join(f"{m} {g:.0%} lower" for m, g in sorted(verdict.gains.items()))
         text = f"experiment {entry.text!r} with {changed} passes its tests with {gains}"
-        data = {
+        data: dict[str, Any] = {
             "experiment": {**exp.to_json(), "params": params},
             "parent": entry.id,
             "parents": list(parents),
@@ -185,6 +229,7 @@ class SandboxExperiments:
                 "gains": dict(verdict.gains),
             },
             "test": {"type": EVIDENCE_TEST},
+            **({"achilles": achilles} if achilles else {}),
         }
         return staged(ctx, VARIANT_KIND, text, parents, data, keys=())
 

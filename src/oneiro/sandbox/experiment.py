@@ -130,6 +130,8 @@ class Experiment:
     viability: Viability
     params: Mapping[str, Any] = field(default_factory=dict)
     space: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    #: How to search inputs on which two variants disagree (:mod:`oneiro.sandbox.achilles`).
+    achilles: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.command:
@@ -148,6 +150,7 @@ class Experiment:
             "viability": self.viability.to_json(),
             "params": dict(self.params),
             "space": {k: list(v) for k, v in self.space.items()},
+            **({"achilles": dict(self.achilles)} if self.achilles is not None else {}),
         }
 
     @classmethod
@@ -165,6 +168,7 @@ class Experiment:
                 ),
                 params=dict(data.get("params", {})),
                 space={str(k): list(v) for k, v in data.get("space", {}).items()},
+                achilles=dict(data["achilles"]) if data.get("achilles") is not None else None,
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise InvalidInput(f"malformed experiment: {exc!r}", field="experiment") from exc
