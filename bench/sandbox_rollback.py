@@ -112,9 +112,13 @@ def host_ip() -> str:
             return "127.0.0.1"
 
 
-def leftover_processes() -> int:
-    out = subprocess.run(["ps", "-u", str(UNPRIVILEGED_ID), "-o", "pid="], capture_output=True, text=True)
-    return len(out.stdout.split())
+def leftover_processes(tag: str) -> int:
+    """Processes of the sandbox's uid still alive whose command line holds this bench's ``tag``
+    (other sandboxed work on the machine runs under the same uid and is not counted)."""
+    out = subprocess.run(
+        ["ps", "-u", str(UNPRIVILEGED_ID), "-o", "args="], capture_output=True, text=True, check=False
+    )
+    return sum(tag in line for line in out.stdout.splitlines())
 
 
 def make_workspace(root: Path) -> Path:
@@ -153,7 +157,7 @@ def rollback(ws: Path, rounds: int) -> dict[str, Any]:
             if workspace_digest(ws) != before:
                 changed += 1
             time.sleep(0.05)
-            left = leftover_processes()
+            left = leftover_processes(f"oneiro-escape-{os.getpid()}-")
             if leaked or left or listener.count:
                 escapes.append(
                     {
