@@ -180,6 +180,21 @@ def rollback(ws: Path, rounds: int) -> dict[str, Any]:
     }
 
 
+def control() -> dict[str, Any]:
+    """The detectors' own check: the network probe and the marker writer run once as a plain
+    subprocess (nothing else of the hostile set runs unsandboxed); both must be seen."""
+    listener = Listener()
+    marker = MARKER_DIR / f"oneiro-escape-{os.getpid()}-control"
+    src = "import os\n" + HOSTILE["network"].format(port=listener.port, host_ip=host_ip())
+    src += MARKER.format(marker=marker)
+    subprocess.run([sys.executable, "-c", src], check=False, timeout=30)
+    seen = {"connections": listener.count, "marker_written": marker.exists()}
+    marker.unlink(missing_ok=True)
+    for extra in (Path("/work/oneiro-escape"), Path.home() / "oneiro-escape"):
+        extra.unlink(missing_ok=True)
+    return seen
+
+
 def ms(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     return {
@@ -227,12 +242,14 @@ def main() -> None:
         ws = make_workspace(Path(tmp))
         cost = overhead(ws, args.overhead_rounds)
         result = rollback(ws, args.rounds)
+    detectors = control()
     out = {
         "bench": "sandbox_rollback",
         "python": platform.python_version(),
         "snapshot_method": snapshot_method(),
         "limits": LIMITS.__dict__,
         "rollback": result,
+        "control_unsandboxed": detectors,
         "overhead": cost,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
