@@ -143,6 +143,8 @@ class SandboxExperiments:
                 for v in variants(entry, exp, experiments, cfg.max_variants)
                 if not _staged(snap, v[0], entry)
             ]
+            if not tried:  # nothing new to try: no baseline run either
+                continue
             try:
                 result = compare(exp, [v[0] for v in tried], limits_of(cfg))
             except OneiroError as exc:
