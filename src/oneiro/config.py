@@ -312,6 +312,23 @@ class TierConfig:
 
 
 @dataclass(frozen=True)
+class SandboxConfig:
+    """Experiments in a sandbox (:mod:`oneiro.sandbox`): off by default, since each variant is a
+    real, slow run under bubblewrap. Limits are per run."""
+
+    enabled: bool = False
+    #: Validated experiments (proven solutions) taken per cycle, and variants tried of each.
+    max_experiments: int = 2
+    max_variants: int = 4
+    wall_seconds: float = 60.0
+    cpu_seconds: int = 60
+    memory_mb: int = 1024
+    processes: int = 64
+    file_mb: int = 64
+    disk_mb: int = 256
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration. Build with :func:`load_config`; override with ``replace``."""
 
@@ -327,6 +344,7 @@ class Config:
     nrem: NremConfig = field(default_factory=NremConfig)
     rem: RemConfig = field(default_factory=RemConfig)
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     #: ``concurrent``: awake contexts keep working while a cycle dreams (blue-green);
     #: ``exclusive``: every context on the store is in dream mode for the cycle.
     sleep: str = "concurrent"
@@ -535,6 +553,14 @@ RANGES: dict[str, Range] = {
     "evolution.parasite_decay": UNIT,
     "evolution.decay": UNIT,
     "evolution.age_half_life_days": Range(0.0, 1e6, lo_open=True),
+    "sandbox.max_experiments": COUNT_OR_ZERO,
+    "sandbox.max_variants": COUNT_OR_ZERO,
+    "sandbox.wall_seconds": POSITIVE,
+    "sandbox.cpu_seconds": COUNT,
+    "sandbox.memory_mb": COUNT,
+    "sandbox.processes": COUNT,
+    "sandbox.file_mb": COUNT,
+    "sandbox.disk_mb": COUNT,
 }
 #: The numeric settings of a ``[tiers.*]`` table and their ranges.
 TIER_RANGES: dict[str, Range] = {

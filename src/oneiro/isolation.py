@@ -167,10 +167,19 @@ def isolation_available(executable: str = BWRAP) -> tuple[bool, str]:
     return True, f"{path} --unshare-net works (the sandbox sees only its own loopback)"
 
 
-def sandbox_args(writable: Iterable[str | Path] = (), readable: Iterable[str | Path] = ()) -> list[str]:
+def sandbox_args(
+    writable: Iterable[str | Path] = (),
+    readable: Iterable[str | Path] = (),
+    *,
+    tmp_bytes: int | None = None,
+    extra_flags: Sequence[str] = (),
+) -> list[str]:
     """bubblewrap arguments for a sandbox holding the system, Python and its code read-only,
-    ``readable`` read-only, ``writable`` read-write, and nothing else (see the module doc)."""
-    args = [*BWRAP_FLAGS, "--ro-bind", SYSTEM_DIR, SYSTEM_DIR]
+    ``readable`` read-only, ``writable`` read-write, and nothing else (see the module doc).
+
+    ``tmp_bytes`` caps the private /tmp (a tmpfs lives in memory: unbounded, a run could fill it);
+    ``extra_flags`` are further namespace flags (``--unshare-pid`` for an experiment's run)."""
+    args = [*BWRAP_FLAGS, *extra_flags, "--ro-bind", SYSTEM_DIR, SYSTEM_DIR]
     for link in SYSTEM_LINKS:
         if os.path.islink(link):
             args += ["--symlink", os.readlink(link), link]
@@ -178,7 +187,8 @@ def sandbox_args(writable: Iterable[str | Path] = (), readable: Iterable[str | P
             args += ["--ro-bind", link, link]
     for name in ETC_FILES:
         args += ["--ro-bind-try", name, name]
-    args += ["--dev", "/dev", "--tmpfs", "/tmp"]
+    args += ["--dev", "/dev"]
+    args += [*(["--size", str(tmp_bytes)] if tmp_bytes is not None else []), "--tmpfs", "/tmp"]
     asked = [str(p) for p in writable]
     rw = _roots(asked)
     shared = [p for p in asked if _shared(p)]
@@ -188,7 +198,7 @@ def sandbox_args(writable: Iterable[str | Path] = (), readable: Iterable[str | P
             "from the sandbox); keep what an isolated run writes in a directory of its own",
             field="writable",
         )
-    code = [p for p in _python_paths() if not _shared(p)]
+    code = [p for p in python_paths() if not _shared(p)]
     ro = [p for p in _roots([*code, *readable]) if not _inside(p, [SYSTEM_DIR, *rw])]
     for path in ro:
         args += ["--ro-bind", path, path]
@@ -208,7 +218,7 @@ def child_env(extra: Mapping[str, str]) -> dict[str, str]:
     return {"PATH": CHILD_PATH, "HOME": CHILD_HOME, "LANG": "C.UTF-8", **kept, "PYTHONPATH": path, **extra}
 
 
-def _python_paths() -> list[str]:
+def python_paths() -> list[str]:
     """The interpreter and every import location, so the child can import what the parent can."""
     exe = os.path.realpath(sys.executable)
     found = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.dirname(exe))]

@@ -15,6 +15,7 @@ from oneiro.dream.ops.rem.predictions import CreativePredictions
 from oneiro.dream.ops.rem.recombination import CreativeRecombination
 from oneiro.dream.ops.rem.threats import ThreatSimulation
 from oneiro.dream.phase import Operation
+from oneiro.sandbox.dreaming import SandboxExperiments
 
 
 def rem_operations(config: Config) -> Sequence[Operation]:
@@ -24,4 +25,6 @@ def rem_operations(config: Config) -> Sequence[Operation]:
         Allotted(CreativePredictions(), reserve=1),
         Allotted(Depotentiation(), reserve=1),
         ThreatSimulation(),
+        # Opt-in ([sandbox] enabled): does nothing unless enabled; last, being the slowest.
+        SandboxExperiments(),
     )
