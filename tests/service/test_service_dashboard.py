@@ -99,7 +99,8 @@ def test_the_dashboard_dreams_shows_progress_and_approves_a_revision(
     expect(pg.get_by_test_id("mode")).to_have_text("awake")
     expect(pg.locator("#phases li.done")).to_have_count(6)
     expect(pg.locator("#cycles tr")).to_have_count(1)
-    expect(pg.locator("#lifecycle [data-status=staged]")).to_have_text("staged 1")
+    staged = store_memory.hypotheses("staged")
+    expect(pg.locator("#lifecycle [data-status=staged]")).to_have_text(f"staged {len(staged)}")
     expect(pg.locator("svg#plot-residuals")).to_have_attribute("data-points", "1")
 
     card = pg.locator(f"[data-revision='{rev.id}']")
@@ -110,7 +111,8 @@ def test_the_dashboard_dreams_shows_progress_and_approves_a_revision(
     expect(pg.get_by_test_id("revisions")).to_contain_text("none pending")
     assert store_memory.playbook.revision(rev.id).status.value == "active"
 
-    pg.locator("#hypotheses tr").first.click()
+    (correction,) = [h for h in staged if h.kind == "correction"]
+    pg.locator(f"#hypotheses tr[data-hypothesis='{correction.id}']").click()
     expect(pg.get_by_test_id("evidence")).to_contain_text("rests on 5 episode(s)")
     pg.locator("#cycles tr").first.click()
     expect(pg.locator("#cycle-detail tbody tr")).to_have_count(6)

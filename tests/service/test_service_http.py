@@ -42,7 +42,11 @@ def test_record_then_search_finds_it_and_the_entry_has_sources(client: httpx.Cli
         client.post("/v1/memories/batch", json={"episodes": demo.episodes()}, headers=AUTH).status_code == 201
     )
     assert client.post("/v1/dreams", json={"wait": True}, headers=AUTH).status_code == 200
-    (staged,) = client.get("/v1/hypotheses", params={"status": "staged"}).json()
+    (staged,) = [
+        h
+        for h in client.get("/v1/hypotheses", params={"status": "staged"}).json()
+        if h["kind"] == "correction"
+    ]
     detail = client.get(f"/v1/hypotheses/{staged['id']}").json()
     entry = client.get(f"/v1/entries/{staged['id']}").json()["entry"]
     sources = client.get(f"/v1/entries/{staged['id']}/sources").json()
