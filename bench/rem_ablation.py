@@ -9,12 +9,13 @@ that only the REM table differs. REM's time is measured by wrapping each REM ope
 timer (the variant ``all``); a dream's whole time is the benchmark's own ``dream_s``. Every REM
 output is staged below the recall floor, so no variant is expected to move recall; the figure
 checks it (none may lower either by more than 0.5 points).
-Run: ``PYTHONPATH=src python bench/rem_ablation.py [--locomo 1] [--lme 8]``.
+Run: ``PYTHONPATH=src python bench/rem_ablation.py [--locomo 1] [--lme 8] [--variants all,none]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +31,8 @@ from rem_common import write
 DATA = Path("/work/shared/data") if Path("/work/shared/data").exists() else Path("../shared/data")
 LOCOMO = DATA / "locomo" / "locomo10_dev.json"
 LME = DATA / "longmemeval" / "longmemeval_s_dev40.json.gz"
-CACHE = Path("bench/results/.rem_ablation_vectors.npz")
+#: Vectors shared by the variants (outside the repository: a cache, not a result).
+CACHE = Path(tempfile.gettempdir()) / "oneiro_rem_ablation_vectors.npz"
 ORIGINAL = rem_phase.rem_operations
 SPENT: dict[str, float] = {}
 
@@ -60,10 +62,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--locomo", type=int, default=1)
     parser.add_argument("--lme", type=int, default=8)
+    parser.add_argument("--variants", default="", help="comma-separated labels to run (default: all of them)")
     args = parser.parse_args()
     names = [op.name for op in ORIGINAL(Config())]
     variants: list[tuple[str, Sequence[str] | None]] = [("all", None), ("none", ())]
     variants += [(f"-{n}", [m for m in names if m != n]) for n in names]
+    if args.variants:
+        wanted = set(args.variants.split(","))
+        variants = [v for v in variants if v[0] in wanted]
     table: dict[str, Any] = {}
     rem_seconds: dict[str, float] = {}
     for label, keep in variants:
@@ -78,6 +84,7 @@ def main() -> None:
             "locomo_dream_s": loc["build"]["dream"]["dream_s"],
             "locomo_dreams": loc["build"]["dream"]["dreams"],
             "locomo_rem_s": sum(loc_rem.values()),
+            "locomo_entries": loc["build"]["dream"].get("entries_staged", 0.0),
         }
         if label == "all":
             rem_seconds = loc_rem
