@@ -4,9 +4,10 @@ answered ahead of time into recall bundles.
 Derived from the store alone, never from any benchmark's questions:
 
 * *open questions*: turns of this cycle's intake that ask something (end with "?") among the last
-  ``OPEN_TAIL`` turns of their session, so nobody has answered them yet;
-* *rising topics*: the topic communities NREM made in this cycle, largest first; the query is
-  their leading keywords.
+  ``OPEN_TAIL`` turns of their session, so nobody has answered them yet.
+
+Rising topics (the topic communities NREM made in the cycle) are not used yet: their queries made
+a resumed cycle's admission judge its entries differently from an uninterrupted one's.
 
 Each query is embedded and answered by the snapshot's nearest episodes (the question itself
 left out), at most ``BUNDLE`` of them: the bundle recall can serve when the query comes. At most
@@ -25,15 +26,12 @@ from collections import defaultdict
 from oneiro.dream.ops.rem.staging import live, staged
 from oneiro.dream.phase import Carry, Context, Outcome, Snapshot
 from oneiro.dream.writes import Note, Writes
-from oneiro.model import Entry, Episode, Provenance, Tier
-from oneiro.store.query import EntryQuery
+from oneiro.model import Episode, Provenance, Tier
 
 #: Last turns of a session in which an unanswered question still counts as open.
 OPEN_TAIL = 3
 #: Episodes answered ahead per anticipated query (a recall page's worth).
 BUNDLE = 10
-#: Leading keywords of a topic that make its query.
-TOPIC_WORDS = 4
 #: How close a later turn must be to restate the query (a paraphrase, not a neighbour).
 RESTATES = 0.7
 
@@ -48,11 +46,6 @@ def open_questions(new: list[Episode]) -> list[Episode]:
         turns.sort(key=lambda e: (e.ts, e.id))
         out.extend(e for e in turns[-OPEN_TAIL:] if e.text.rstrip().endswith("?"))
     return sorted(out, key=lambda e: (-e.ts, e.id))
-
-
-def rising(snap: Snapshot, ctx: Context) -> list[Entry]:
-    topics = snap.entries_matching(EntryQuery(kinds=("topic",), cycle=ctx.cycle_id))
-    return sorted(topics, key=lambda e: (-int(e.data.get("members", 0) or 0), e.id))
 
 
 def key_of(query: str) -> str:
@@ -70,10 +63,6 @@ class Anticipation:
         queries: list[tuple[str, str, tuple[str, ...]]] = [
             ("open question", q.text.strip(), (q.id,)) for q in open_questions(list(snap.new_episodes))
         ]
-        for topic in rising(snap, ctx):
-            words = [str(w) for w in topic.data.get("keywords", [])][:TOPIC_WORDS]
-            if words:
-                queries.append(("rising topic", " ".join(words), tuple(topic.sources)))
         writes = Writes()
         made = known = 0
         seen: set[str] = set()
