@@ -126,8 +126,9 @@ def test_a_dry_run_follows_the_real_chunking_of_nrem(
         mine = memory.store.entries_matching(EntryQuery(cycle=report.cycle_id))
         chunks = [r for r in memory.journal(report.cycle_id) if r.kind == "phase_chunk"]
     assert len(chunks) > 2
-    nrem = plan.writes_of("nrem")
-    assert sorted(e.id for e in nrem.entries) == sorted(e.id for e in mine)
+    # NREM's entries, and REM's (anticipated questions) after them
+    made = [e for phase in ("nrem", "rem") for e in plan.writes_of(phase).entries]
+    assert sorted(e.id for e in made) == sorted(e.id for e in mine)
     assert admitted(plan.outcome) == admitted(mine)
     assert plan.brief is not None and report.brief is not None
     assert without_cycle(plan.brief) == without_cycle(report.brief)

@@ -204,6 +204,8 @@ class RemConfig:
     prediction_horizon_days: float = 7.0
     #: Creative recombinations staged per cycle, over the three modes together.
     recombinations_per_cycle: int = 10
+    #: Anticipated queries answered ahead of time per cycle (sleep-time compute).
+    anticipations_per_cycle: int = 10
     #: Depotentiation: episodes at or above this arousal are charged (the upper fifth of PAD's
     #: [-1, 1] scale); the derived view keeps this fraction of their arousal (half, so a charged
     #: episode still counts as charged once, not forever). At most ``max_depotentiated`` a cycle.
@@ -536,6 +538,7 @@ RANGES: dict[str, Range] = {
     "rem.predictions_per_cycle": COUNT_OR_ZERO,
     "rem.prediction_horizon_days": POSITIVE,
     "rem.recombinations_per_cycle": COUNT_OR_ZERO,
+    "rem.anticipations_per_cycle": COUNT_OR_ZERO,
     "rem.charged_arousal": Range(-1.0, 1.0),
     "rem.depotentiation_factor": UNIT,
     "rem.max_depotentiated": COUNT_OR_ZERO,

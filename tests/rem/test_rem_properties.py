@@ -107,7 +107,7 @@ def finite(value: Any) -> bool:
     return True
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(store(), st.integers(0, 3))
 def test_rem_never_crashes_nor_proposes_a_non_finite_number(
     data: tuple[list[Episode], list[Item]], seed: int

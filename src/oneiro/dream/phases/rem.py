@@ -1,7 +1,7 @@
 """REM: imagination over what NREM replayed (T0), in three parts under one budget split
 (:mod:`oneiro.dream.ops.rem.allocation`): counterfactual replay first (its imagined returns per
 action are what EVOLUTION reads), then imagination (creative recombination, creative predictions,
-depotentiation), then threat rehearsal of the active playbook."""
+depotentiation, anticipation), then threat rehearsal of the active playbook."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from oneiro.config import Config
 from oneiro.dream.ops.rem.allocation import Allotted
+from oneiro.dream.ops.rem.anticipation import Anticipation
 from oneiro.dream.ops.rem.counterfactuals import Counterfactuals
 from oneiro.dream.ops.rem.depotentiation import Depotentiation
 from oneiro.dream.ops.rem.predictions import CreativePredictions
@@ -24,6 +25,7 @@ def rem_operations(config: Config) -> Sequence[Operation]:
         Allotted(CreativeRecombination(), reserve=1),
         Allotted(CreativePredictions(), reserve=1),
         Allotted(Depotentiation(), reserve=1),
+        Allotted(Anticipation(), reserve=1),
         ThreatSimulation(),
         # Opt-in ([sandbox] enabled): does nothing unless enabled; last, being the slowest.
         SandboxExperiments(),
