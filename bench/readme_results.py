@@ -246,6 +246,17 @@ def ab(d: dict[str, Any], label: str) -> list[str]:
             ],
         ),
     ]
+    strong = d["comparison"]["pairs"].get("dream-awake vs awake")
+    if strong:
+        r = strong["regret_ratio"]
+        reading = (
+            "dreaming raises the strong awake agent's regret"
+            if r["low"] > 1
+            else "dreaming lowers the strong awake agent's regret"
+            if r["high"] < 1
+            else "no detectable effect of dreaming on the strong awake agent"
+        )
+        out += ["", f"Read: {reading} (ratio {_ci(r, '.2f')})."]
     goal = d["comparison"].get("strong_goal")
     fam = d.get("primary_family")
     if goal:
