@@ -273,6 +273,19 @@ def ab(d: dict[str, Any], label: str) -> list[str]:
     return out
 
 
+def _ablation_verdict(e: dict[str, Any]) -> str:
+    """The test's verdict, and, when the test cannot reach significance but the CI excludes 0,
+    that too (a few paired seeds cannot give p < 0.05; the CI still carries information)."""
+    direction = "helps" if e["mean"] > 0 else "hurts"
+    if e["holm_p"] < 0.05:
+        return f"the unit {direction}"
+    if e["low"] > 0 or e["high"] < 0:
+        return f"not significant; CI excludes 0 (the unit {direction})"
+    if e["low"] == e["high"] == 0:
+        return "no effect (identical on every seed)"
+    return "no detectable effect"
+
+
 def ablations(d: dict[str, Any]) -> list[str]:
     """Every ablation effect on every benchmark run, with its CI and Holm-adjusted p."""
     out = [
@@ -293,7 +306,7 @@ def ablations(d: dict[str, Any]) -> list[str]:
                     e.get("ablation", "-"),
                     _ci(e, ".3f" if bench == "longmemeval" else ".1f"),
                     f"{e['holm_p']:.2g}",
-                    e.get("verdict") or ("no detectable effect" if e["holm_p"] >= 0.05 else "effect"),
+                    _ablation_verdict(e),
                 ]
             )
     out += table(["benchmark", "unit", "ablation", "effect [95% CI]", "Holm p", "verdict"], rows)
