@@ -282,7 +282,7 @@ def _ablation_verdict(e: dict[str, Any]) -> str:
     if e["low"] > 0 or e["high"] < 0:
         return f"not significant; CI excludes 0 (the unit {direction})"
     if e["low"] == e["high"] == 0:
-        return "no effect (identical on every seed)"
+        return "no effect (identical on every seed or question)"
     return "no detectable effect"
 
 
