@@ -118,6 +118,11 @@ def ablation_rows(ab: dict[str, Any] | None, task: str) -> list[tuple[str, str, 
             verdict = "failed: the unit helps" if sig and e["mean"] > 0 else "held"
         else:
             verdict = f"failed: the unit {'helps' if e['mean'] > 0 else 'hurts'}" if sig else "held"
+        if not sig and (e["low"] > 0 or e["high"] < 0):
+            verdict += (
+                f" by the rule, but the 95% CI excludes 0: the unit {'helps' if e['mean'] > 0 else 'hurts'} "
+                "by the point estimate (5 seeds cannot reach p < 0.05)"
+            )
         rows.append((pid, f"{task} {kind} {unit}", text, verdict))
     return rows
 

@@ -10,7 +10,8 @@ evaluable questions, hashing embedder, one dream after the haystack): ``raw``, `
 units are read from the registration door, so an operation added later is ablated without
 touching this file; ``--units`` names others (phases or operations; an unknown name is refused).
 
-Run: ``nice python bench/ablations.py [--seeds 10] [--tasks regime,contextual] [--lme-questions 4]``
+Run: ``nice python bench/ablations.py [--seeds 10] [--tasks regime,contextual]``, and for the
+memory benchmark ``--tasks '' --merge --lme-questions 4 --lme-data FILE``
 -> ``bench/results/ablations.json`` and a table on stdout.
 """
 
@@ -32,7 +33,6 @@ from oneiro.errors import OneiroError
 
 RESULTS = Path(__file__).resolve().parent / "results"
 AB_RESULTS = {"regime": RESULTS / "ab.json", "contextual": RESULTS / "ab_contextual.json"}
-LME = Path(__file__).resolve().parents[2] / "shared" / "data" / "longmemeval" / "longmemeval_s_dev40.json.gz"
 LME_METRIC = "recall_all@5"
 #: One dream after the whole haystack (not after every session): bounds the subset's run time.
 LME_DREAM_EVERY = "haystack"
@@ -115,13 +115,18 @@ def main() -> None:
     parser.add_argument("--tasks", default="regime,contextual")
     parser.add_argument("--units", default="", help="comma-separated phases or operations")
     parser.add_argument("--lme-questions", type=int, default=0, help="0 skips LongMemEval")
+    parser.add_argument("--lme-data", type=Path, help="the LongMemEval_S dev file (json or json.gz)")
     parser.add_argument("--out", type=Path, default=RESULTS / "ablations.json")
+    parser.add_argument("--merge", action="store_true", help="keep the other benchmarks already in --out")
     args = parser.parse_args()
     try:
         units = check_units([u for u in args.units.split(",") if u] or default_units())
     except OneiroError as exc:
         raise SystemExit(f"error: {exc}") from None
     out: dict[str, Any] = {"git_commit": git_commit(Path(__file__).resolve().parent), "benchmarks": {}}
+    if args.merge and args.out.exists():
+        kept = json.loads(args.out.read_text(encoding="utf-8"))
+        out["benchmarks"] = kept.get("benchmarks", {})
     for task in [t for t in args.tasks.split(",") if t]:
         start = time.perf_counter()
         config, how = strong_config(task, args.seeds, args.steps)
@@ -132,14 +137,16 @@ def main() -> None:
         print_table(f"ab {task} task, seeds {result['seeds_run']}, regret", result["effects"])
         write_json(out, args.out)
     if args.lme_questions:
+        if args.lme_data is None:
+            raise SystemExit("error: --lme-questions needs --lme-data PATH")
         start = time.perf_counter()
-        result = longmemeval(LME, units, args.lme_questions)
+        result = longmemeval(args.lme_data, units, args.lme_questions)
         result["seconds"] = round(time.perf_counter() - start, 1)
         out["benchmarks"]["longmemeval"] = result
         print_table(
             f"LongMemEval dev, {len(result['questions'])} questions, {result['metric']}", result["effects"]
         )
-    out["not_run"] = [] if args.lme_questions else ["longmemeval"]
+    out["not_run"] = [] if "longmemeval" in out["benchmarks"] else ["longmemeval"]
     out["not_run"].append("locomo (no time in this run; the runner takes a config, so it is one loop away)")
     write_json(out, args.out)
     print(f"wrote {args.out}")

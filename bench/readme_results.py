@@ -246,6 +246,17 @@ def ab(d: dict[str, Any], label: str) -> list[str]:
             ],
         ),
     ]
+    strong = d["comparison"]["pairs"].get("dream-awake vs awake")
+    if strong:
+        r = strong["regret_ratio"]
+        reading = (
+            "dreaming raises the strong awake agent's regret"
+            if r["low"] > 1
+            else "dreaming lowers the strong awake agent's regret"
+            if r["high"] < 1
+            else "no detectable effect of dreaming on the strong awake agent"
+        )
+        out += ["", f"Read: {reading} (ratio {_ci(r, '.2f')})."]
     goal = d["comparison"].get("strong_goal")
     fam = d.get("primary_family")
     if goal:
@@ -260,6 +271,19 @@ def ab(d: dict[str, Any], label: str) -> list[str]:
             ),
         ]
     return out
+
+
+def _ablation_verdict(e: dict[str, Any]) -> str:
+    """The test's verdict, and, when the test cannot reach significance but the CI excludes 0,
+    that too (a few paired seeds cannot give p < 0.05; the CI still carries information)."""
+    direction = "helps" if e["mean"] > 0 else "hurts"
+    if e["holm_p"] < 0.05:
+        return f"the unit {direction}"
+    if e["low"] > 0 or e["high"] < 0:
+        return f"not significant; CI excludes 0 (the unit {direction})"
+    if e["low"] == e["high"] == 0:
+        return "no effect (identical on every seed or question)"
+    return "no detectable effect"
 
 
 def ablations(d: dict[str, Any]) -> list[str]:
@@ -282,7 +306,7 @@ def ablations(d: dict[str, Any]) -> list[str]:
                     e.get("ablation", "-"),
                     _ci(e, ".3f" if bench == "longmemeval" else ".1f"),
                     f"{e['holm_p']:.2g}",
-                    e.get("verdict") or ("no detectable effect" if e["holm_p"] >= 0.05 else "effect"),
+                    _ablation_verdict(e),
                 ]
             )
     out += table(["benchmark", "unit", "ablation", "effect [95% CI]", "Holm p", "verdict"], rows)

@@ -101,15 +101,16 @@ def test_leave_one_out_and_add_one_in_disable_the_right_units() -> None:
     assert conds["awake"] == (AWAKE, ()) and conds["full"] == (DREAM_AWAKE, ())
 
 
-def test_an_ablation_without_nrem_leaves_no_summary_and_reports_paired_effects() -> None:
+def test_an_ablation_reports_paired_effects_and_rem_alone_changes_nothing() -> None:
     env = RegimeSwitching(TWO, ((0.8, 0.2), (0.2, 0.8)), (48,), 0.1)
     result = run_ablation(ABConfig(seeds=2, steps=96, dream_every=24), ["nrem", "rem"], env=env)
     effects = {(e["unit"], e["ablation"]) for e in result["effects"]}
     assert effects == {(u, a) for u in ("nrem", "rem") for a in ("leave-one-out", "add-one-in")}
     assert all(0.0 <= e["p"] <= e["holm_p"] <= 1.0 for e in result["effects"])
     assert result["seeds_run"] == [0, 1]
-    # Without NREM nothing the agent reads is written, so the twin plays exactly as awake does.
-    assert result["conditions"]["leave-one-out:nrem"]["per_seed"]["regret"] == pytest.approx(
+    # REM alone writes no entry (its findings are carried and journaled), so the twin plays
+    # exactly as the awake agent does.
+    assert result["conditions"]["add-one-in:rem"]["per_seed"]["regret"] == pytest.approx(
         result["conditions"]["awake"]["per_seed"]["regret"]
     )
 
@@ -246,3 +247,15 @@ def test_the_tuning_replica_makes_exactly_the_awake_agents_choices(
     real = run_condition(env, AWAKE, 3, config)
     fast = play(env, replica(env, config, discount, bins), 3, config.steps)
     assert list(fast.actions) == list(real.actions)
+
+
+def test_the_cli_refuses_an_ablation_of_an_unknown_operation(capsys: pytest.CaptureFixture[str]) -> None:
+    from oneiro.cli import main
+
+    argv = ["oneiro", "ab", "--seeds", "1", "--steps", "48", "--no-tune", "--ablate", "rem,dreamwork"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("sys.argv", argv)
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+    assert exit_info.value.code == 2
+    assert "dreamwork" in capsys.readouterr().err
