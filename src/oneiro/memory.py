@@ -10,7 +10,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -275,9 +276,9 @@ class Memory:
         if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
             raise InvalidInput("must be a positive integer", field="k")
         flt = Filter(
-            sessions=_set(session),
-            actors=_set(actor),
-            kinds=_set(kind),
+            sessions=_set(session, "session"),
+            actors=_set(actor, "actor"),
+            kinds=_set(kind, "kind"),
             since=None if since is None else capture.parse_ts(since, "since"),
             until=None if until is None else capture.parse_ts(until, "until"),
             include_entries=include_entries,
@@ -543,10 +544,17 @@ def _batch(items: Iterable[Any], lines: Sequence[int] | None, limit: int) -> lis
     return batch
 
 
-def _set(value: str | Sequence[str] | None) -> frozenset[str] | None:
+def _set(value: str | Sequence[str] | None, name: str) -> frozenset[str] | None:
+    """A recall filter as a set of strings; anything but a string or a collection of strings is
+    the caller's error (InvalidInput naming the filter), not a TypeError from deep inside."""
     if value is None:
         return None
-    return frozenset([value] if isinstance(value, str) else value)
+    values = [value] if isinstance(value, str) else value
+    if isinstance(values, Mapping) or not isinstance(values, Sequence | AbstractSet) or not all(
+        isinstance(v, str) for v in values
+    ):
+        raise InvalidInput("must be a string or a list of strings", field=name)
+    return frozenset(values)
 
 
 def open_memory(
