@@ -351,7 +351,14 @@ def fuzz_http(root: Path, n: int) -> dict[str, Any]:
     from oneiro.service.app import create_app
 
     path, token = root / "http.db", "fuzz-token-0123456789"
-    endpoints = ("/memories", "/memories/batch", "/memories/search", "/constraints", "/dreams/plan")
+    endpoints = (
+        "/v1/memories",
+        "/v1/memories/batch",
+        "/v1/memories/search",
+        "/v1/playbook/constraints",
+        "/v1/dreams/plan",
+    )
+    statuses: Counter[int] = Counter()
     body = st.one_of(
         ITEM.map(lambda v: json.dumps(v, default=str).encode()),
         st.fixed_dictionaries({"episodes": st.lists(ITEM, max_size=4)}).map(
@@ -378,13 +385,18 @@ def fuzz_http(root: Path, n: int) -> dict[str, Any]:
                     content=data,
                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
                 )
+                statuses[r.status_code] += 1
+                if r.status_code == 404:
+                    raise RuntimeError(f"no route {url}")  # the fuzzer's mistake, counted as one
                 if r.status_code >= 500:
                     raise RuntimeError(f"HTTP {r.status_code}: {r.text[:200]}")
                 if r.status_code >= 400:
                     raise OneiroError(f"HTTP {r.status_code}")
 
             drive(st.tuples(st.sampled_from(endpoints), body), lambda v: g(v, lambda: post(v)), n, 8)
-        out = {"http.bodies": g.edge.report()}
+        out = {
+            "http.bodies": {**g.edge.report(), "statuses": {str(k): v for k, v in sorted(statuses.items())}}
+        }
     return out
 
 
@@ -888,7 +900,7 @@ def agentpoison(repeats: int) -> dict[str, Any]:
     ranks: dict[str, int | None] = {}
     for name, query in (
         ("with_trigger", f"{TRIGGER}: should I approve this wire transfer?"),
-        ("without_trigger", "should I approve this wire transfer?"),
+        ("without_trigger", "wire transfer review notes about the deploy"),
     ):
         hits = memory.recall(query, k=10)
         ranks[name] = next((n for n, h in enumerate(hits, 1) if TRIGGER in h.item.text), None)

@@ -76,9 +76,12 @@ def test_journal_verify_reports_a_damaged_file_with_what_to_do(tmp_path: Path) -
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         # the root page of an index: the table still reads, the index no longer matches it
-        page, size = conn.execute(
-            "SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = 'episodes'"
-        ).fetchone()[0], conn.execute("PRAGMA page_size").fetchone()[0]
+        page, size = (
+            conn.execute(
+                "SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = 'episodes'"
+            ).fetchone()[0],
+            conn.execute("PRAGMA page_size").fetchone()[0],
+        )
     data = bytearray(path.read_bytes())
     data[page * size - 1] ^= 0x01  # the last byte of the page: a key of the index's last cell
     path.write_bytes(bytes(data))
