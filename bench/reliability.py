@@ -105,6 +105,7 @@ GOOD = {
 def dump(path: Path) -> dict[str, list[Any]]:
     """Every row of every table (full-text segment b-trees left out: tombstones no reader sees)."""
     conn = sqlite3.connect(path)
+    conn.text_factory = lambda b: b.decode("utf-8", "surrogateescape")  # a damaged text still dumps
     try:
         rows = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
         virtual = {r[1] for r in rows if r[0] == "table" and str(r[2]).startswith("CREATE VIRTUAL")}

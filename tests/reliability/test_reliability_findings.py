@@ -1,6 +1,7 @@
 """What the reliability suite found: a recall filter of the wrong type was a TypeError from deep
 inside recall; a damaged store file and a hand-edited journal were reported without saying what to
-do, and ``journal --verify`` did not look at the file at all. Each is now a clear OneiroError that
+do, ``journal --verify`` did not look at the file at all, and a damaged JSON value made
+``integrity_check`` itself raise. Each is now a clear OneiroError that
 names the field or says what to do, with the store unchanged."""
 
 from __future__ import annotations
@@ -88,3 +89,26 @@ def test_journal_verify_reports_a_damaged_file_with_what_to_do(tmp_path: Path) -
     with oneiro.open(path, embedder="hashing") as memory, pytest.raises(StoreError) as err:
         memory.verify_journal()
     assert "integrity_check" in str(err.value) and DAMAGED_ADVICE in str(err.value)
+
+
+def test_integrity_check_reports_a_damaged_json_value_instead_of_raising(tmp_path: Path) -> None:
+    """A flipped byte inside an entry's JSON made ``PRAGMA integrity_check`` itself raise (an
+    index evaluates ``json_extract`` on it): the check must say the store is damaged."""
+    import oneiro
+
+    path = tmp_path / "store.db"
+    with oneiro.open(path, embedder="hashing") as memory:
+        memory.record_many(
+            [{"text": f"the deploy failed on staging, try {i}", "actor": "ops"} for i in range(30)]
+        )
+        memory.dream()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        data = [str(r[0]) for r in conn.execute("SELECT data FROM entries WHERE data LIKE '{%'")]
+    raw = path.read_bytes()
+    target = next(d.encode() for d in data if raw.count(d.encode()) == 1)
+    path.write_bytes(raw.replace(target, b"x" + target[1:]))
+    with oneiro.open(path, embedder="hashing") as memory:
+        assert memory.store.integrity_check() != "ok"
+        with pytest.raises(StoreError, match="integrity_check"):
+            memory.verify_journal()
