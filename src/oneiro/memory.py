@@ -10,7 +10,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from oneiro.dream.budget import CycleBudget
 from oneiro.dream.cycle import DreamEngine, tiers_allowed
 from oneiro.dream.lease import already_dreaming
 from oneiro.dream.report import CycleReport
-from oneiro.errors import ConfigError, InvalidInput, UnknownCycle, UnknownEntry
+from oneiro.errors import ConfigError, InvalidInput, JournalCorrupt, StoreError, UnknownCycle, UnknownEntry
 from oneiro.events import EventBus
 from oneiro.forget import ForgetPlan, Selector
 from oneiro.forget import apply as apply_forget
@@ -49,6 +50,12 @@ from oneiro.usage import UseLog
 from oneiro.validation import ValidationReport, Validator
 
 Clock = Callable[[], float]
+#: What to do with a store that fails its checks: it was damaged or edited outside oneiro, so
+#: none of it is to be trusted as it stands; the damaged file is the evidence of what happened.
+DAMAGED_ADVICE = (
+    "do not write to it: keep a copy of the file, restore the last good backup (or `oneiro import` "
+    "a recent export) and compare"
+)
 #: How long forgetting may hold the dream lease (it gives it back as soon as it is done).
 FORGET_LEASE_SECONDS = 600.0
 Progress = Callable[[int, int], None]
@@ -275,9 +282,9 @@ class Memory:
         if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
             raise InvalidInput("must be a positive integer", field="k")
         flt = Filter(
-            sessions=_set(session),
-            actors=_set(actor),
-            kinds=_set(kind),
+            sessions=_set(session, "session"),
+            actors=_set(actor, "actor"),
+            kinds=_set(kind, "kind"),
             since=None if since is None else capture.parse_ts(since, "since"),
             until=None if until is None else capture.parse_ts(until, "until"),
             include_entries=include_entries,
@@ -484,8 +491,19 @@ class Memory:
         return self.registry.listing()
 
     def verify_journal(self) -> int:
-        """Recompute the journal's hash chain; raises JournalCorrupt naming the first bad record."""
-        return self.store.journal_verify()
+        """Check the store file (SQLite's ``integrity_check``), then recompute the journal's hash
+        chain; returns the number of records. A damaged file is a StoreError, a broken chain a
+        JournalCorrupt naming the first bad record; each says what to do, so a damaged store is
+        reported, never used as if it were sound."""
+        check = self.store.integrity_check()
+        if check != "ok":
+            raise StoreError(f"the store file is damaged (integrity_check: {check[:200]}); {DAMAGED_ADVICE}")
+        try:
+            return self.store.journal_verify()
+        except JournalCorrupt as exc:
+            raise JournalCorrupt(
+                f"{exc}: the journal was edited outside oneiro; {DAMAGED_ADVICE}", seq=exc.seq
+            ) from None
 
     # -- introspection ----------------------------------------------------------------------
     def status(self) -> Status:
@@ -543,10 +561,19 @@ def _batch(items: Iterable[Any], lines: Sequence[int] | None, limit: int) -> lis
     return batch
 
 
-def _set(value: str | Sequence[str] | None) -> frozenset[str] | None:
+def _set(value: str | Sequence[str] | None, name: str) -> frozenset[str] | None:
+    """A recall filter as a set of strings; anything but a string or a collection of strings is
+    the caller's error (InvalidInput naming the filter), not a TypeError from deep inside."""
     if value is None:
         return None
-    return frozenset([value] if isinstance(value, str) else value)
+    values = [value] if isinstance(value, str) else value
+    if (
+        isinstance(values, Mapping)
+        or not isinstance(values, Sequence | AbstractSet)
+        or not all(isinstance(v, str) for v in values)
+    ):
+        raise InvalidInput("must be a string or a list of strings", field=name)
+    return frozenset(values)
 
 
 def open_memory(

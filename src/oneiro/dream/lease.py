@@ -62,12 +62,18 @@ class CycleLease:
         self.clock = clock
         self.host = socket.gethostname()
         self.holder: str | None = None
+        #: A cycle whose release failed (the disk was full): its row still names this process,
+        #: which no other caller can tell from a live cycle; given back at the next take.
+        self._unreleased: str | None = None
         self._pid = 0
         self._renewed = 0.0
 
     def refuse_if_held(self) -> None:
         """Raise CycleRunning naming the holder (cycle, host, pid, until) when the store is held;
         call inside the write transaction that will :meth:`take` it."""
+        stale = self._unreleased
+        if stale is not None and self._mine(self.store.lease_holder(), stale):
+            self.store.lease_release(stale)
         lease = binding(self.store, self.clock(), self.host)
         if lease is not None:
             raise CycleRunning(already_dreaming(lease, self.host))
@@ -81,6 +87,7 @@ class CycleLease:
             assert lease is not None
             raise CycleRunning(already_dreaming(lease, self.host))
         self.holder, self._pid, self._renewed = cycle_id, pid, time.monotonic()
+        self._unreleased = None
 
     def renew(self, cycle_id: str) -> None:
         """At a step boundary: extend the lease of ``cycle_id`` once ``heartbeat`` seconds have
@@ -110,9 +117,13 @@ class CycleLease:
         if cycle_id != self.holder:
             return
         self.holder = None
-        with self.store.transaction():
-            if self._mine(self.store.lease_holder(), cycle_id):
-                self.store.lease_release(cycle_id)
+        try:
+            with self.store.transaction():
+                if self._mine(self.store.lease_holder(), cycle_id):
+                    self.store.lease_release(cycle_id)
+        except BaseException:
+            self._unreleased = cycle_id
+            raise
 
     def _mine(self, lease: Lease | None, cycle_id: str | None = None) -> bool:
         """Whether ``lease`` is this process's lease of ``cycle_id`` (default: the one it holds)."""

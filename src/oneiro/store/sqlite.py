@@ -409,7 +409,12 @@ class SQLiteStore(RowMethods):
             return counts
 
     def integrity_check(self) -> str:
-        return str(self.db.conn().execute("PRAGMA integrity_check").fetchone()[0])
+        """'ok', or what is wrong. A check that cannot run to its end (it evaluates a damaged value
+        for an index or a constraint, such as malformed JSON) reports that, never raises."""
+        try:
+            return str(self.db.conn().execute("PRAGMA integrity_check").fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            return f"the check stopped on damaged data: {exc}"
 
     def schema_version(self) -> int:
         return migrations.current_version(self.db.conn())
