@@ -3,8 +3,7 @@ parasite through the cycle's writes (undone by a revert), and journals its Price
 
 from __future__ import annotations
 
-from tests.evolution.test_usage import counters, planted, recalled
-
+from evolution.test_usage import counters, planted, recalled
 from oneiro.memory import Memory
 
 

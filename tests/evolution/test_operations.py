@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.fakes import FakeSnapshot, apply_writes, begin_cycle, complete_cycle, fake_context
 
+from fakes import FakeSnapshot, apply_writes, begin_cycle, complete_cycle, fake_context
 from oneiro.backends.hashing import HashingEmbedder
 from oneiro.config import Config
 from oneiro.dream.ops.evolution.contradictions import ContradictionDetection, claim_of, contradicts

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.conftest import FakeClock
 
 import oneiro
+from conftest import FakeClock
 from oneiro.memory import Memory
 from oneiro.model import Entry, EntryStatus, Provenance, entry_id
 from oneiro.usage import CREDIT_WINDOW_SECONDS
