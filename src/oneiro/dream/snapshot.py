@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,16 @@ NEIGHBOUR_DEPTH = 16
 
 #: Neighbour lookups made, by query vector: (how deep it searched, the hits best first).
 Neighbours = dict[bytes, tuple[int, list[tuple[str, float]]]]
+
+
+@dataclass
+class ReadCache:
+    """What one read transaction has already read that several operations ask for again (shared
+    by a snapshot's :meth:`StoreSnapshot.with_new` copies): neighbour lookups by query vector, and
+    the store's recent episodes by window. Safe because the snapshot is fixed for its lifetime."""
+
+    neighbours: Neighbours = field(default_factory=dict)
+    recent: dict[int, list[Episode]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -83,13 +93,12 @@ class StoreSnapshot:
         model: str,
         index: Callable[[], VectorIndex] | None = None,
         view: ReadView | None = None,
-        neighbours: Neighbours | None = None,
+        cache: ReadCache | None = None,
     ):
         self._store = store
         self._index = index
-        #: Neighbour lookups already made in this read transaction, by query vector (shared by
-        #: :meth:`with_new` copies): see :meth:`similar_many`.
-        self._neighbours: Neighbours = {} if neighbours is None else neighbours
+        self._cache = ReadCache() if cache is None else cache
+        self._neighbours = self._cache.neighbours
         self._cycle_id = cycle_id
         self._new = tuple(new)
         self._max_rowid = max_rowid
@@ -110,7 +119,7 @@ class StoreSnapshot:
             self._model,
             self._index,
             self._view,
-            self._neighbours,
+            self._cache,
         )
 
     @property
@@ -211,13 +220,15 @@ class StoreSnapshot:
         """Awake episodes among the ``limit`` last recorded up to the cycle's high-water mark,
         oldest first: a bounded read of the store's recent history (REM's causal model is fitted
         on the decisions in it)."""
-        upto = self.max_rowid
-        after = max(0, upto - max(0, limit))
-        return [
-            e
-            for rowid, e in self._store.episodes_since(after, limit)
-            if rowid <= upto and e.provenance == Provenance.AWAKE and e.id not in self._view.later
-        ]
+        if limit not in self._cache.recent:
+            upto = self.max_rowid
+            after = max(0, upto - max(0, limit))
+            self._cache.recent[limit] = [
+                e
+                for rowid, e in self._store.episodes_since(after, limit)
+                if rowid <= upto and e.provenance == Provenance.AWAKE and e.id not in self._view.later
+            ]
+        return list(self._cache.recent[limit])
 
     def previous_carry(self, name: str) -> Carry | None:
         """The carry of the latest returned cycle that set the field ``name`` (None if none did):
@@ -450,7 +461,7 @@ class OverlaySnapshot(StoreSnapshot):
             base._model,
             base._index,
             base._view,
-            base._neighbours,
+            base._cache,
         )
         self._overlay = overlay
 
