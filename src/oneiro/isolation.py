@@ -200,6 +200,7 @@ def sandbox_args(
         )
     code = [p for p in python_paths() if not _shared(p)]
     ro = [p for p in _roots([*code, *readable]) if not _inside(p, [SYSTEM_DIR, *rw])]
+    args += _traversable_parents([*ro, *rw])
     for path in ro:
         args += ["--ro-bind", path, path]
     for path in rw:
@@ -207,6 +208,26 @@ def sandbox_args(
     # The sandbox's own root (where bubblewrap made the mount points) is read-only too, so that a
     # write can land nowhere but ``writable`` and the private /tmp.
     return [*args, "--remount-ro", "/", "--chdir", rw[0] if rw else "/tmp"]
+
+
+def _traversable_parents(paths: Iterable[str]) -> list[str]:
+    """Arguments that make, mode 0755, the directories of the private /tmp leading to ``paths``.
+
+    bubblewrap makes a bound path's missing parents mode 0700, which a command dropped to an
+    unprivileged uid cannot traverse: code in a checkout under /tmp (bound into the private /tmp)
+    would then be out of its reach."""
+    out: list[str] = []
+    made: set[str] = set()
+    for path in paths:
+        parts = Path(os.path.realpath(path)).parts
+        if len(parts) < 3 or parts[1] != "tmp":
+            continue
+        for depth in range(3, len(parts)):
+            parent = str(Path(*parts[:depth]))
+            if parent not in made:
+                made.add(parent)
+                out += ["--perms", "0755", "--dir", parent]
+    return out
 
 
 def child_env(extra: Mapping[str, str]) -> dict[str, str]:
