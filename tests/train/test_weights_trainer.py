@@ -4,7 +4,7 @@ import random
 from typing import Any
 
 import pytest
-from train_support import byte_tokenize
+from train_support import byte_tokenize, model  # noqa: F401
 
 from oneiro.errors import BudgetError
 from oneiro.model import Entry, EntryStatus, Episode, Provenance

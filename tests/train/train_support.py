@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import torch
 
 
@@ -29,3 +30,9 @@ def tiny_model(seed: int = 0) -> Any:
     model = LlamaForCausalLM(config)
     model.eval()
     return model
+
+
+@pytest.fixture
+def model() -> Any:
+    """A fresh tiny model per test (imported by the test modules: there is no conftest here)."""
+    return tiny_model()
