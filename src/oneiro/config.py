@@ -261,6 +261,28 @@ LLM_CYCLE_TOKENS = 20_000
 
 
 @dataclass(frozen=True)
+class WeightsConfig:
+    """The weight tier (W): LoRA consolidation. Opt-in, because it changes how the agent answers;
+    a candidate is trained in dream mode and serves only after promotion (``oneiro model``)."""
+
+    enabled: bool = False
+    #: An awake episode trains the weights only at this importance or above.
+    min_importance: float = 0.7
+    #: Older important episodes mixed in per new example, against forgetting (seed 002).
+    replay_ratio: float = 0.5
+    max_steps: int = 200
+    #: Share of the cycle's wall budget training may use at most.
+    wall_fraction: float = 0.5
+    rank: int = 8
+    alpha: int = 16
+    learning_rate: float = 2e-4
+    #: Forgetting allowed on held-back probes, nats per token; least gain on new material.
+    probe_margin: float = 0.05
+    min_gain: float = 0.01
+    prune_fraction: float = 0.5
+
+
+@dataclass(frozen=True)
 class TierConfig:
     """One ``[tiers.T1]`` / ``[tiers.T2]`` table: an OpenAI-compatible endpoint and its limits.
 
@@ -347,6 +369,7 @@ class Config:
     rem: RemConfig = field(default_factory=RemConfig)
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    weights: WeightsConfig = field(default_factory=WeightsConfig)
     #: ``concurrent``: awake contexts keep working while a cycle dreams (blue-green);
     #: ``exclusive``: every context on the store is in dream mode for the cycle.
     sleep: str = "concurrent"
@@ -564,6 +587,16 @@ RANGES: dict[str, Range] = {
     "sandbox.processes": COUNT,
     "sandbox.file_mb": COUNT,
     "sandbox.disk_mb": COUNT,
+    "weights.min_importance": UNIT,
+    "weights.replay_ratio": Range(0.0, 100.0),
+    "weights.max_steps": COUNT,
+    "weights.wall_fraction": Range(0.0, 1.0, lo_open=True),
+    "weights.rank": Range(1, 4096),
+    "weights.alpha": Range(1, 65_536),
+    "weights.learning_rate": Range(0.0, 1.0, lo_open=True),
+    "weights.probe_margin": Range(0.0, 100.0),
+    "weights.min_gain": Range(0.0, 100.0),
+    "weights.prune_fraction": Range(0.0, 1.0, hi_open=True),
 }
 #: The numeric settings of a ``[tiers.*]`` table and their ranges.
 TIER_RANGES: dict[str, Range] = {

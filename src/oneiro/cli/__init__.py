@@ -12,6 +12,7 @@ from rich.markup import escape
 from oneiro.cli import ab as ab_commands
 from oneiro.cli import awake, bench, demo, dream, plugins, serve, transfer
 from oneiro.cli import migrate as migrate_commands
+from oneiro.cli import model as model_commands
 from oneiro.cli import playbook as playbook_commands
 from oneiro.cli.common import app, err_console
 from oneiro.config import env_flag
@@ -27,6 +28,7 @@ transfer.register(app)
 plugins.register(app)
 migrate_commands.register(app)
 serve.register(app)
+model_commands.register(app)
 
 
 #: Exit status for input the user must fix (every OneiroError, click's usage errors).
