@@ -36,20 +36,9 @@ PROBES = 24
 
 
 def _tiny() -> tuple[Any, Tokenize, str]:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from oneiro.train.base import TINY_NAME, byte_tokens, tiny_base
 
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=256,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        initializer_range=0.3,
-    )
-    return LlamaForCausalLM(config).eval(), lambda s: list(s.encode("utf-8")), "tiny-random-llama"
+    return tiny_base(), byte_tokens, TINY_NAME
 
 
 def _gemma() -> tuple[Any, Tokenize, str]:

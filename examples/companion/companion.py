@@ -40,23 +40,10 @@ ANSWER = "adoption agencies"
 
 
 def tiny() -> tuple[Any, Any, Any, str]:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from oneiro.train.base import TINY_NAME, byte_tokens, tiny_base
 
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=256,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        initializer_range=0.3,
-    )
-    model = LlamaForCausalLM(config).eval()
-    encode = lambda s: list(s.encode("utf-8"))  # noqa: E731
     decode = lambda ids: bytes(i for i in ids if i < 256).decode("utf-8", "replace")  # noqa: E731
-    return model, encode, decode, "tiny-random-llama"
+    return tiny_base(), byte_tokens, decode, TINY_NAME
 
 
 def gemma() -> tuple[Any, Any, Any, str]:

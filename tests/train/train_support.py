@@ -6,30 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import torch
 
+from oneiro.train.base import byte_tokens, tiny_base
 
-def byte_tokenize(text: str) -> list[int]:
-    return list(text.encode("utf-8"))
+byte_tokenize = byte_tokens
 
 
 def tiny_model(seed: int = 0) -> Any:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=256,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        initializer_range=0.3,
-    )
-    model = LlamaForCausalLM(config)
-    model.eval()
-    return model
+    return tiny_base(seed, hidden=32, max_positions=512)
 
 
 @pytest.fixture

@@ -45,3 +45,36 @@ def load_base(cache_dir: Path | None = None) -> tuple[Any, Tokenize]:
         return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     return model, tokenize
+
+
+#: The name a tiny random model's adapters carry (it is no released model).
+TINY_NAME = "tiny-random-llama"
+
+
+def tiny_base(seed: int = 0, hidden: int = 64, max_positions: int = 2048) -> Any:
+    """A tiny randomly initialised causal language model over bytes (vocabulary 256): what tests,
+    the benchmark's quick mode and the example's offline mode train, so that nothing needs the real
+    model's weights. Seeded, so two calls give the same model."""
+    require_libraries()
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=256,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=max_positions,
+        initializer_range=0.3,
+    )
+    model: Any = LlamaForCausalLM(config)
+    model.eval()
+    return model
+
+
+def byte_tokens(text: str) -> list[int]:
+    """The tiny model's tokenizer: the text's UTF-8 bytes."""
+    return list(text.encode("utf-8"))
